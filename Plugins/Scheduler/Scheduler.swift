@@ -1,0 +1,2 @@
+import SkiffABI
+import PluginKit

@@ -1,0 +1,2 @@
+/* libuv, for the kernel's event loop. */
+#include <uv.h>

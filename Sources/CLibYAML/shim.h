@@ -1,0 +1,2 @@
+/* libyaml, for profiles. */
+#include <yaml.h>

@@ -1,0 +1,2 @@
+// Swift conveniences over skiff.h for plugin authors.
+import SkiffABI

@@ -1,0 +1,2 @@
+import Kernel
+print("skiff ABI \(KernelInfo.abiVersion)")
