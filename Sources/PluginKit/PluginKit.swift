@@ -1,2 +1,113 @@
-// Swift conveniences over skiff.h for plugin authors.
+// Swift conveniences over skiff.h for plugin authors. Linked statically into each plugin, so
+// every plugin library has its own copy of this state; nothing here crosses the ABI but C types.
+import Foundation
 import SkiffABI
+
+/// The host table and this plugin's context, as the kernel handed them over.
+public enum PluginHost {
+  nonisolated(unsafe) public private(set) static var table: UnsafePointer<skiff_host>!
+  nonisolated(unsafe) public private(set) static var context: OpaquePointer?
+
+  /// Fills the descriptor for `skiff_plugin_init`. Strings are copied once and kept for the
+  /// process's lifetime, as the ABI requires. Returns the value `skiff_plugin_init` returns.
+  public static func describe(
+    _ plugin: UnsafeMutablePointer<skiff_plugin>?, host: UnsafePointer<skiff_host>?,
+    name: String, version: String, kind: skiff_plugin_kind, summary: String? = nil,
+    requires: [String] = [],
+    start: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int) -> skiff_status,
+    stop: (@convention(c) (OpaquePointer?) -> Void)? = nil
+  ) -> Int32 {
+    guard let plugin, let host else { return 1 }
+    table = host
+    plugin.pointee.abi_version = SKIFF_ABI_VERSION
+    plugin.pointee.struct_size = UInt32(MemoryLayout<skiff_plugin>.size)
+    plugin.pointee.name = UnsafePointer(strdup(name))
+    plugin.pointee.version = UnsafePointer(strdup(version))
+    plugin.pointee.kind = kind
+    plugin.pointee.description = summary.map { UnsafePointer(strdup($0)) }
+    if !requires.isEmpty {
+      let list = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: requires.count + 1)
+      for (i, name) in requires.enumerated() { list[i] = UnsafePointer(strdup(name)) }
+      list[requires.count] = nil
+      plugin.pointee.requires = UnsafePointer(list)
+    }
+    plugin.pointee.start = start
+    plugin.pointee.stop = stop
+    return 0
+  }
+
+  /// Call first thing in `start`: later host calls use this context.
+  public static func attach(_ ctx: OpaquePointer?) { context = ctx }
+
+  // MARK: Host calls
+
+  public static func log(_ level: skiff_log_level, _ message: String) {
+    table.pointee.log!(context, level, message)
+  }
+  public static func info(_ message: String) { log(SKIFF_LOG_INFO, message) }
+  public static func warn(_ message: String) { log(SKIFF_LOG_WARN, message) }
+  public static func error(_ message: String) { log(SKIFF_LOG_ERROR, message) }
+
+  public static func intern(_ string: String) -> skiff_str {
+    table.pointee.intern!(context, string)
+  }
+
+  public static func string(_ id: skiff_str) -> String? {
+    table.pointee.string!(context, id).map { String(cString: $0) }
+  }
+
+  public static func setReason(_ cycle: OpaquePointer?, _ reason: String) {
+    table.pointee.set_reason!(cycle, reason)
+  }
+
+  /// Decodes the plugin's `config:` block; a missing block decodes from `{}`.
+  public static func config<T: Decodable>(_ type: T.Type, from json: UnsafePointer<CChar>?,
+                                          length: Int) throws -> T {
+    let data = json.map { Data(bytes: $0, count: length) } ?? Data("{}".utf8)
+    return try JSONDecoder().decode(type, from: data)
+  }
+
+  public static func registerService(_ name: String, signature: String,
+                                     _ function: @convention(c) () -> Void) -> skiff_status {
+    table.pointee.service_register!(context, name, signature, function)
+  }
+
+  /// Registers a scheduler extension; the kernel copies the vtable.
+  public static func register(_ vtable: skiff_scheduler_plugin) -> skiff_status {
+    withUnsafePointer(to: vtable) { table.pointee.register_scheduler!(context, $0) }
+  }
+
+  /// A new vtable of any kind with its header and name filled in; the name is kept for the
+  /// process's lifetime.
+  public static func vtable<VTable>(_ type: VTable.Type, name: String,
+                                    self instance: UnsafeMutableRawPointer? = nil,
+                                    _ fill: (inout VTable) -> Void) -> VTable {
+    let memory = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<VTable>.size, alignment: 8)
+    memset(memory, 0, MemoryLayout<VTable>.size)
+    memory.storeBytes(of: SKIFF_ABI_VERSION, as: UInt32.self)
+    memory.storeBytes(of: UInt32(MemoryLayout<VTable>.size), toByteOffset: 4, as: UInt32.self)
+    memory.storeBytes(of: UnsafePointer(strdup(name)), toByteOffset: 8, as: UnsafePointer<CChar>?.self)
+    memory.storeBytes(of: instance, toByteOffset: 16, as: UnsafeMutableRawPointer?.self)
+    var value = memory.load(as: VTable.self)
+    memory.deallocate()
+    fill(&value)
+    return value
+  }
+}
+
+extension skiff_resources {
+  /// The quantity of an extended resource, 0 when absent.
+  public func scalar(_ name: skiff_str) -> Int64 {
+    guard let scalars else { return 0 }
+    for i in 0..<Int(n_scalars) where scalars[i].name == name { return scalars[i].value }
+    return 0
+  }
+}
+
+extension skiff_node {
+  public func label(_ key: skiff_str) -> skiff_str? {
+    guard let labels else { return nil }
+    for i in 0..<Int(n_labels) where labels[i].key == key { return labels[i].value }
+    return nil
+  }
+}

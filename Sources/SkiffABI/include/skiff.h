@@ -49,8 +49,9 @@ extern "C" {
 #define SKIFF_EXPORT
 #endif
 
-/* Fills the two header fields of any ABI struct. */
-#define SKIFF_HEADER_INIT(type) SKIFF_ABI_VERSION, (uint32_t)sizeof(type)
+/* Fills the two header fields of any ABI struct in a designated initializer:
+ *     static skiff_scheduler_plugin vt = {SKIFF_HEADER_INIT(skiff_scheduler_plugin), .name = "X"}; */
+#define SKIFF_HEADER_INIT(type) .abi_version = SKIFF_ABI_VERSION, .struct_size = (uint32_t)sizeof(type)
 
 /* ---------------------------------------------------------------------------------------------
  * Status
@@ -92,6 +93,7 @@ typedef struct skiff_ctx skiff_ctx;     /* one per loaded plugin; first argument
 typedef struct skiff_cycle skiff_cycle; /* one scheduling cycle of one pod */
 typedef struct skiff_timer skiff_timer; /* a loop timer */
 typedef struct skiff_watch skiff_watch; /* an object watch or event subscription */
+typedef struct skiff_host skiff_host;   /* the kernel's function table, defined at the end */
 
 /* A completion for asynchronous operations (runtime, network, storage, device). The plugin calls
  * `fn(token, status, json, len)` exactly once, from any thread; the kernel copies `json` before
@@ -121,7 +123,7 @@ typedef enum skiff_plugin_kind {
 
 /* The kernel allocates this struct, zeroes it, sets abi_version/struct_size to its own values and
  * hands it to skiff_plugin_init, which fills the rest. skiff_plugin_init returns 0 on success; it
- * must not call host functions other than `log` (nothing is running yet). A plugin built against
+ * must not call host functions other than `log`, with a NULL ctx (nothing is running yet). A plugin built against
  * a newer header must check `plugin->struct_size` before writing fields the kernel may not have.
  * All strings are owned by the plugin and must stay valid until the process exits (string
  * literals are ideal). */
@@ -143,7 +145,7 @@ typedef struct skiff_plugin {
   void (*stop)(skiff_ctx *ctx);
 } skiff_plugin;
 
-typedef int (*skiff_plugin_init_fn)(const struct skiff_host *host, skiff_plugin *plugin);
+typedef int (*skiff_plugin_init_fn)(const skiff_host *host, skiff_plugin *plugin);
 
 /* ---------------------------------------------------------------------------------------------
  * Scheduler — kernel-owned structs valid for one scheduling cycle (no JSON on this path)
@@ -570,13 +572,14 @@ typedef void (*skiff_event_cb)(void *arg, const char *topic, const char *json, s
 
 /* The host table. Passed to skiff_plugin_init; valid until the process exits. A plugin built
  * against a newer header checks `struct_size` before using slots appended after this version.
- * Every slot except `log` is NULL-free from ABI version 1 on. "loop" = call only on the loop
+ * Every slot of ABI version 1 is non-NULL. "loop" = call only on the loop
  * thread; "any" = callable from any thread. */
-typedef struct skiff_host {
+struct skiff_host {
   uint32_t abi_version;
   uint32_t struct_size;
 
-  /* any. Writes one line to the kernel log, prefixed with the plugin's name. */
+  /* any. Writes one line to the kernel log, tagged with the plugin's name (ctx may be NULL inside
+   * skiff_plugin_init). */
   void (*log)(skiff_ctx *ctx, skiff_log_level level, const char *message);
 
   /* any. Metrics, named "<plugin>_<name>" in the exposition. counter_add adds a non-negative
@@ -656,7 +659,8 @@ typedef struct skiff_host {
   skiff_status (*register_autoscaler)(skiff_ctx *ctx, const skiff_autoscaler_plugin *plugin);
 
   /* Scheduler cycle helpers; call only from inside a scheduler slot with its cycle. */
-  /* Records why this plugin returned a non-OK status (copied). */
+  /* Records a reason this plugin returned a non-OK status (copied). Each call adds one reason, as
+   * a Kubernetes Status carries several ("Insufficient cpu", "Insufficient memory"). */
   void (*set_reason)(skiff_cycle *cycle, const char *reason);
   /* One pointer of cycle state per (cycle, plugin), e.g. computed in pre_filter and read in
    * filter. `release` (optional) runs when the cycle ends. */
@@ -665,7 +669,7 @@ typedef struct skiff_host {
   /* Resolve a pod waiting at Permit (by the pod's id). Any thread. */
   skiff_status (*permit_allow)(skiff_ctx *ctx, uint64_t pod_id, const char *plugin);
   skiff_status (*permit_reject)(skiff_ctx *ctx, uint64_t pod_id, const char *reason);
-} skiff_host;
+};
 
 /* The one symbol a plugin library exports. */
 SKIFF_EXPORT int skiff_plugin_init(const skiff_host *host, skiff_plugin *plugin);

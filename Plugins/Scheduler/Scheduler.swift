@@ -1,2 +1,0 @@
-import SkiffABI
-import PluginKit

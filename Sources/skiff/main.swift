@@ -1,2 +1,0 @@
-import Kernel
-print("skiff ABI \(KernelInfo.abiVersion)")
