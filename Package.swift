@@ -44,8 +44,10 @@ let package = Package(
     .target(name: "SwiftTestPlugin", dependencies: ["SkiffABI", "PluginKit"],
             path: "Tests/Fixtures/SwiftTestPlugin"),
 
-    .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI"]),
-    .testTarget(name: "KernelTests", dependencies: ["Kernel"]),
+    // What tests share: C plugins built with cc, a kernel on a background loop, log capture.
+    .target(name: "SkiffTestSupport", dependencies: ["Kernel"], path: "Tests/Support"),
+    .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI"], exclude: ["Layouts"]),
+    .testTarget(name: "KernelTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffCLITests", dependencies: []),
   ] + plugins.map(\.1)
 )

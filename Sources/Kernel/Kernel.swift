@@ -37,18 +37,14 @@ public final class Kernel: @unchecked Sendable {
 
   // MARK: Loading
 
-  /// Opens every plugin the profile names, checks each and orders them by `requires`. Starts
-  /// nothing. Any thread.
+  /// Opens every plugin the profile names (the profile has already refused a name listed twice),
+  /// checks each and orders them by `requires`. Starts nothing. Any thread.
   public func load(_ profile: Profile, locator: PluginLocator? = nil) throws(PluginLoadError) {
     let locator = locator ?? PluginLocator(profileDirectories: profile.pluginDirs)
     KernelLogRouter.current = log
     var opened: [PluginLibrary] = []
     for entry in profile.plugins {
       let file = entry.path ?? locator.file(for: entry.name).path
-      if let twin = opened.first(where: { $0.name == entry.name }) {
-        throw PluginLoadError(plugin: entry.name, file: file, cause: .duplicateName,
-                              "the name is already taken by \(twin.file)")
-      }
       opened.append(try PluginLibrary.open(entry, file: file, host: HostTable.shared))
     }
     plugins = try StartOrder.resolve(opened)

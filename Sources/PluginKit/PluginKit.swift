@@ -72,9 +72,35 @@ public enum PluginHost {
     table.pointee.service_register!(context, name, signature, function)
   }
 
-  /// Registers a scheduler extension; the kernel copies the vtable.
+  /// Registers an extension of any kind; the kernel copies the vtable.
   public static func register(_ vtable: skiff_scheduler_plugin) -> skiff_status {
     withUnsafePointer(to: vtable) { table.pointee.register_scheduler!(context, $0) }
+  }
+  public static func register(_ vtable: skiff_runtime_plugin) -> skiff_status {
+    withUnsafePointer(to: vtable) { table.pointee.register_runtime!(context, $0) }
+  }
+  public static func register(_ vtable: skiff_network_plugin) -> skiff_status {
+    withUnsafePointer(to: vtable) { table.pointee.register_network!(context, $0) }
+  }
+  public static func register(_ vtable: skiff_storage_plugin) -> skiff_status {
+    withUnsafePointer(to: vtable) { table.pointee.register_storage!(context, $0) }
+  }
+  public static func register(_ vtable: skiff_device_plugin) -> skiff_status {
+    withUnsafePointer(to: vtable) { table.pointee.register_device!(context, $0) }
+  }
+  public static func register(_ vtable: skiff_autoscaler_plugin) -> skiff_status {
+    withUnsafePointer(to: vtable) { table.pointee.register_autoscaler!(context, $0) }
+  }
+
+  /// Runs `work` on the kernel's thread pool and `after` back on the loop.
+  public static func queueWork(_ work: @escaping @Sendable () -> Void,
+                               then after: @escaping @Sendable () -> Void = {}) -> skiff_status {
+    let box = Unmanaged.passRetained(WorkBox(work: work, after: after)).toOpaque()
+    return table.pointee.queue_work!(context, { box in
+      Unmanaged<WorkBox>.fromOpaque(box!).takeUnretainedValue().work()
+    }, { box in
+      Unmanaged<WorkBox>.fromOpaque(box!).takeRetainedValue().after()
+    }, box)
   }
 
   /// A new vtable of any kind with its header and name filled in; the name is kept for the
@@ -92,6 +118,57 @@ public enum PluginHost {
     memory.deallocate()
     fill(&value)
     return value
+  }
+}
+
+private final class WorkBox: Sendable {
+  let work: @Sendable () -> Void
+  let after: @Sendable () -> Void
+  init(work: @escaping @Sendable () -> Void, after: @escaping @Sendable () -> Void) {
+    self.work = work
+    self.after = after
+  }
+}
+
+extension skiff_done {
+  /// Reports an asynchronous result: exactly once, from any thread.
+  public func complete(_ status: skiff_status, json: String) {
+    var json = json
+    json.withUTF8 { bytes in
+      bytes.withMemoryRebound(to: CChar.self) { fn(token, status, $0.baseAddress, $0.count) }
+    }
+  }
+
+  /// Reports a failure as {"reason", "message"}.
+  public func fail(_ status: skiff_status = SKIFF_ERROR, reason: String, message: String) {
+    complete(status, json: PluginJSON.encode(["reason": reason, "message": message]))
+  }
+}
+
+/// JSON for the ABI's cold paths.
+public enum PluginJSON {
+  /// Parses a borrowed JSON buffer into Foundation values; nil when it is not JSON.
+  public static func decode(_ bytes: UnsafePointer<CChar>?, _ length: Int) -> Any? {
+    guard let bytes else { return nil }
+    return try? JSONSerialization.jsonObject(with: Data(bytes: bytes, count: length),
+                                             options: [.fragmentsAllowed])
+  }
+
+  /// Renders Foundation values (dictionaries, arrays, strings, numbers, booleans, NSNull) compactly,
+  /// with sorted keys so that output is stable.
+  public static func encode(_ value: Any) -> String {
+    guard let data = try? JSONSerialization.data(withJSONObject: value,
+                                                 options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])
+    else { return "null" }
+    return String(decoding: data, as: UTF8.self)
+  }
+}
+
+/// Hands a borrowed string to a skiff_bytes_cb.
+public func send(_ text: String, to out: skiff_bytes_cb?, _ arg: UnsafeMutableRawPointer?) {
+  var text = text
+  text.withUTF8 { bytes in
+    bytes.withMemoryRebound(to: CChar.self) { out?(arg, $0.baseAddress, $0.count) }
   }
 }
 

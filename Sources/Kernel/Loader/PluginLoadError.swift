@@ -3,7 +3,7 @@
 public struct PluginLoadError: Error, CustomStringConvertible, Sendable {
   public enum Cause: String, Sendable {
     case fileMissing, notSharedLibrary, noEntrySymbol, abiVersionMismatch, descriptorTooSmall
-    case invalidDescriptor, nameMismatch, duplicateName, missingDependency, dependencyCycle
+    case invalidDescriptor, nameMismatch, missingDependency, dependencyCycle
     case initFailed, startFailed
   }
 
