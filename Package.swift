@@ -48,6 +48,6 @@ let package = Package(
     .target(name: "SkiffTestSupport", dependencies: ["Kernel"], path: "Tests/Support"),
     .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI"], exclude: ["Layouts"]),
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "SkiffTestSupport"]),
-    .testTarget(name: "SkiffCLITests", dependencies: []),
+    .testTarget(name: "SkiffCLITests", dependencies: ["SkiffTestSupport"]),
   ] + plugins.map(\.1)
 )

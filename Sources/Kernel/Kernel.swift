@@ -39,13 +39,22 @@ public final class Kernel: @unchecked Sendable {
 
   /// Opens every plugin the profile names (the profile has already refused a name listed twice),
   /// checks each and orders them by `requires`. Starts nothing. Any thread.
-  public func load(_ profile: Profile, locator: PluginLocator? = nil) throws(PluginLoadError) {
+  /// `variables` fill `${name}` in plugins' configuration (e.g. `dataDir`).
+  public func load(_ profile: Profile, locator: PluginLocator? = nil,
+                   variables: [String: String] = [:]) throws(PluginLoadError) {
     let locator = locator ?? PluginLocator(profileDirectories: profile.pluginDirs)
     KernelLogRouter.current = log
     var opened: [PluginLibrary] = []
     for entry in profile.plugins {
       let file = entry.path ?? locator.file(for: entry.name).path
-      opened.append(try PluginLibrary.open(entry, file: file, host: HostTable.shared))
+      let config: String
+      switch ConfigVariables.expand(entry.configJSON, variables) {
+      case .success(let expanded): config = expanded
+      case .failure(let problem):
+        throw PluginLoadError(plugin: entry.name, file: profile.file, cause: .invalidConfig,
+                              "\(problem.message) (at \(entry.mark.line):\(entry.mark.column))")
+      }
+      opened.append(try PluginLibrary.open(entry, file: file, config: config, host: HostTable.shared))
     }
     plugins = try StartOrder.resolve(opened)
   }

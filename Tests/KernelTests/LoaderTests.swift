@@ -143,11 +143,27 @@ final class LoaderTests: XCTestCase {
     try configurable("db")
     try configurable("metrics")
     try running.boot(profile(["app", "metrics", "cache", "db"]), in: dir)
-    XCTAssertEqual(running.kernel.plugins.map(\.name), ["metrics", "db", "cache", "app"])
+    // Requirements start just before the first plugin that needs them; otherwise profile order.
+    XCTAssertEqual(running.kernel.plugins.map(\.name), ["db", "cache", "app", "metrics"])
     try running.loop.submit { [kernel = running.kernel] in kernel.shutdown() }
     let lifecycle = running.recorder.all.filter { $0.contains("] start ") || $0.contains("] stop ") }
-    XCTAssertEqual(lifecycle, ["info [metrics] start metrics", "info [db] start db", "info [cache] start cache",
-                               "info [app] start app", "info [app] stop app", "info [cache] stop cache",
-                               "info [db] stop db", "info [metrics] stop metrics"])
+    XCTAssertEqual(lifecycle, ["info [db] start db", "info [cache] start cache", "info [app] start app",
+                               "info [metrics] start metrics", "info [metrics] stop metrics",
+                               "info [app] stop app", "info [cache] stop cache", "info [db] stop db"])
+  }
+
+  func testConfigVariablesAreFilledAndUnknownOnesRefused() throws {
+    let text = "apiVersion: skiff.dev/v1alpha1\nkind: Profile\nname: vars\nplugins:\n"
+      + "  - name: swifttest\n    config:\n      resource: ${vendor}.com/gpu\n"
+    try running.boot(text, in: dir, variables: ["vendor": "amd", "dataDir": "/unused"])
+    XCTAssertEqual(running.kernel.plugins.first?.config, #"{"resource":"amd.com/gpu"}"#)
+
+    let other = RunningKernel()
+    defer { other.stop() }
+    XCTAssertThrowsError(try other.boot(text, in: dir, variables: ["dataDir": "/x"])) { error in
+      XCTAssertEqual((error as? PluginLoadError)?.cause, .invalidConfig)
+      XCTAssertEqual((error as? PluginLoadError)?.message,
+                     "config refers to ${vendor}, which is not defined (defined: ${dataDir}) (at 5:5)")
+    }
   }
 }

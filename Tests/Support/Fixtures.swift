@@ -89,11 +89,12 @@ public final class RunningKernel {
 
   /// Loads `profileText` (written to `dir`) and starts it; plugins are found in `dir` and in the
   /// build folder.
-  public func boot(_ profileText: String, in dir: URL) throws {
+  public func boot(_ profileText: String, in dir: URL, variables: [String: String] = [:]) throws {
     let file = dir.appendingPathComponent("profile.yaml")
     try profileText.write(to: file, atomically: true, encoding: .utf8)
     try kernel.load(Profile.load(path: file.path),
-                    locator: PluginLocator(profileDirectories: [dir.path, Fixtures.buildDirectory]))
+                    locator: PluginLocator(profileDirectories: [dir.path, Fixtures.buildDirectory]),
+                    variables: variables)
     try loop.submit { [kernel] in try kernel.start() }
   }
 

@@ -21,8 +21,8 @@ final class PluginContext: @unchecked Sendable {
   init(kernel: Kernel, library: PluginLibrary) {
     self.kernel = kernel
     self.library = library
-    config = strdup(library.entry.configJSON)
-    configLength = library.entry.configJSON.utf8.count
+    config = strdup(library.config)
+    configLength = library.config.utf8.count
   }
 
   var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }

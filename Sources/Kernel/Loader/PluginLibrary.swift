@@ -28,11 +28,14 @@ public final class PluginLibrary: @unchecked Sendable {
   public let summary: String?
   public let requires: [String]
   public let abiVersion: UInt32
+  /// The configuration handed to `start`: the profile's `config:` as JSON, variables filled in.
+  public let config: String
   let descriptor: UnsafeMutablePointer<skiff_plugin>
 
-  private init(entry: PluginEntry, file: String, descriptor: UnsafeMutablePointer<skiff_plugin>,
-               kind: PluginKind, name: String) {
+  private init(entry: PluginEntry, file: String, config: String,
+               descriptor: UnsafeMutablePointer<skiff_plugin>, kind: PluginKind, name: String) {
     self.entry = entry
+    self.config = config
     self.file = file
     self.descriptor = descriptor
     self.kind = kind
@@ -55,7 +58,7 @@ public final class PluginLibrary: @unchecked Sendable {
                                          UnsafeMutablePointer<skiff_plugin>?) -> Int32
 
   /// Opens `file`, calls its entry point with the host table and checks what it described.
-  static func open(_ entry: PluginEntry, file: String,
+  static func open(_ entry: PluginEntry, file: String, config: String,
                    host: UnsafePointer<skiff_host>) throws(PluginLoadError) -> PluginLibrary {
     func failure(_ cause: PluginLoadError.Cause, _ message: String) -> PluginLoadError {
       PluginLoadError(plugin: entry.name, file: file, cause: cause, message)
@@ -105,7 +108,7 @@ public final class PluginLibrary: @unchecked Sendable {
     guard d.start != nil else {
       throw failure(.invalidDescriptor, "its descriptor has no start function")
     }
-    return PluginLibrary(entry: entry, file: file, descriptor: descriptor, kind: kind,
-                         name: reportedName)
+    return PluginLibrary(entry: entry, file: file, config: config, descriptor: descriptor,
+                         kind: kind, name: reportedName)
   }
 }

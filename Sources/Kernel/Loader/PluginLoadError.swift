@@ -4,7 +4,7 @@ public struct PluginLoadError: Error, CustomStringConvertible, Sendable {
   public enum Cause: String, Sendable {
     case fileMissing, notSharedLibrary, noEntrySymbol, abiVersionMismatch, descriptorTooSmall
     case invalidDescriptor, nameMismatch, missingDependency, dependencyCycle
-    case initFailed, startFailed
+    case invalidConfig, initFailed, startFailed
   }
 
   public let plugin: String

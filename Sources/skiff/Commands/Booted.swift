@@ -11,6 +11,9 @@ struct ProfileOption: ParsableArguments {
   @Option(name: .long, help: "Log level: debug, info, warn or error.")
   var logLevel: String = "warn"
 
+  @Option(name: .long, help: "Where plugins keep state (${dataDir} in a profile). Default: skiff-data for the server, a temporary folder for other commands.")
+  var dataDir: String?
+
   var level: LogLevel {
     ["debug": .debug, "info": .info, "warn": .warn, "error": .error][logLevel] ?? .warn
   }
@@ -23,8 +26,15 @@ func fail(_ message: String) -> Never {
 }
 
 enum Booted {
-  /// Loads the profile's plugins; the caller starts them on the loop it runs.
-  static func load(_ options: ProfileOption, loop: EventLoop) -> (Profile, Kernel) {
+  /// Loads the profile's plugins, with `${dataDir}` set to `dataDir`; the caller starts them on
+  /// the loop it runs.
+  static func load(_ options: ProfileOption, dataDir: String, loop: EventLoop) -> (Profile, Kernel) {
+    do {
+      try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+    } catch {
+      fail("cannot create data directory \(dataDir): \(error.localizedDescription)")
+    }
+    let absolute = URL(fileURLWithPath: dataDir).standardizedFileURL.path
     let profile: Profile
     do throws(ProfileError) {
       profile = try Profile.load(path: options.profile)
@@ -33,7 +43,7 @@ enum Booted {
     }
     let kernel = Kernel(loop: loop, log: KernelLog(minimum: options.level))
     do throws(PluginLoadError) {
-      try kernel.load(profile)
+      try kernel.load(profile, variables: ["dataDir": absolute])
     } catch {
       fail(error.description)
     }
@@ -43,12 +53,15 @@ enum Booted {
   /// Loads and starts the profile's plugins on a loop running on a background thread, runs `body`
   /// on the loop, then shuts everything down. For commands that do one thing and exit.
   static func withKernel<T>(_ options: ProfileOption, _ body: @escaping (Profile, Kernel) throws -> T) throws -> T {
+    let scratch = options.dataDir == nil
+      ? FileManager.default.temporaryDirectory.appendingPathComponent("skiff-\(getpid())").path : nil
     let loop = EventLoop()
-    let (profile, kernel) = load(options, loop: loop)
+    let (profile, kernel) = load(options, dataDir: options.dataDir ?? scratch!, loop: loop)
     loop.runInBackground()
     defer {
       try? loop.submit { kernel.shutdown() }
       loop.stop()
+      if let scratch { try? FileManager.default.removeItem(atPath: scratch) }
     }
     do {
       try loop.submit { try kernel.start() }

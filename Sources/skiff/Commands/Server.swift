@@ -9,17 +9,10 @@ struct Server: ParsableCommand {
 
   @OptionGroup var options: ProfileOption
 
-  @Option(name: .long, help: "Where the server keeps its state.")
-  var dataDir: String = "skiff-data"
-
   func run() throws {
-    do {
-      try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-    } catch {
-      fail("cannot create data directory \(dataDir): \(error.localizedDescription)")
-    }
+    let dataDir = options.dataDir ?? "skiff-data"
     let loop = EventLoop()
-    let (profile, kernel) = Booted.load(options, loop: loop)
+    let (profile, kernel) = Booted.load(options, dataDir: dataDir, loop: loop)
     loop.execute {
       do throws(PluginLoadError) {
         try kernel.start()
