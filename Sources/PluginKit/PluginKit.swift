@@ -173,7 +173,8 @@ public func send(_ text: String, to out: skiff_bytes_cb?, _ arg: UnsafeMutableRa
 }
 
 extension skiff_resources {
-  /// The quantity of an extended resource, 0 when absent.
+  /// The quantity of an extended resource, 0 when absent. Inlinable: plugins call it per node.
+  @inlinable
   public func scalar(_ name: skiff_str) -> Int64 {
     guard let scalars else { return 0 }
     for i in 0..<Int(n_scalars) where scalars[i].name == name { return scalars[i].value }
@@ -182,6 +183,7 @@ extension skiff_resources {
 }
 
 extension skiff_node {
+  @inlinable
   public func label(_ key: skiff_str) -> skiff_str? {
     guard let labels else { return nil }
     for i in 0..<Int(n_labels) where labels[i].key == key { return labels[i].value }
