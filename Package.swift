@@ -46,7 +46,7 @@ let package = Package(
 
     // What tests share: C plugins built with cc, a kernel on a background loop, log capture.
     .target(name: "SkiffTestSupport", dependencies: ["Kernel"], path: "Tests/Support"),
-    .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI"], exclude: ["Layouts"]),
+    .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI", "SkiffTestSupport"], exclude: ["Layouts"]),
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffCLITests", dependencies: ["SkiffTestSupport"]),
   ] + plugins.map(\.1)

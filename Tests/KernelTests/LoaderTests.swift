@@ -5,19 +5,7 @@ import Kernel
 import SkiffTestSupport
 import XCTest
 
-final class LoaderTests: XCTestCase {
-  var dir: URL!
-  var running: RunningKernel!
-
-  override func setUpWithError() throws {
-    dir = try Fixtures.temporaryDirectory()
-    running = RunningKernel()
-  }
-
-  override func tearDown() {
-    running.stop()
-    try? FileManager.default.removeItem(at: dir)
-  }
+final class LoaderTests: KernelTestCase {
 
   private func profile(_ plugins: [String]) -> String {
     "apiVersion: skiff.dev/v1alpha1\nkind: Profile\nname: test\nplugins:\n"

@@ -6,19 +6,7 @@ import SkiffTestSupport
 import SkiffABI
 import XCTest
 
-final class PluginHostTests: XCTestCase {
-  var dir: URL!
-  var running: RunningKernel!
-
-  override func setUpWithError() throws {
-    dir = try Fixtures.temporaryDirectory()
-    running = RunningKernel()
-  }
-
-  override func tearDown() {
-    running.stop()
-    try? FileManager.default.removeItem(at: dir)
-  }
+final class PluginHostTests: KernelTestCase {
 
   func testCExamplePluginFiltersAndScoresByLabel() throws {
     // Built exactly as the README tells a plugin author to build it.
@@ -158,6 +146,16 @@ final class PluginHostTests: XCTestCase {
     XCTAssertEqual(published, #"{"work":"done"}"#)
     XCTAssertEqual(try services.call("hostcheck.fires", []), .int64(3))
     XCTAssertEqual(try services.call("hostcheck.worked", []), .int32(11), "work off the loop, after on it")
+
+    // Watches and subscriptions deliver on the loop: the plugin's own write, then ours.
+    XCTAssertTrue(running.wait { (try? services.call("hostcheck.watched", [])) == .string(#"ADDED {"kind":"Widget","name":"w1"}"#) })
+    try running.loop.submit { [kernel = running.kernel] in
+      _ = kernel.objects.put("widgets", namespace: "default", name: "w1", json: #"{"v":2}"#, expectedRevision: 1)
+      kernel.events.publish("hostcheck.ping", "{}")
+      kernel.events.publish("hostcheck.ping", "{}")
+    }
+    XCTAssertTrue(running.wait { (try? services.call("hostcheck.pinged", [])) == .int64(2) })
+    XCTAssertEqual(try services.call("hostcheck.watched", []), .string(#"MODIFIED {"v":2}"#))
 
     // After start, registration is closed.
     XCTAssertEqual(try services.call("hostcheck.register_late", []), .int32(Int32(SKIFF_INVALID.rawValue)))

@@ -2,6 +2,7 @@
 // recorded per ABI version. Changing any of them without bumping SKIFF_ABI_VERSION fails here.
 import Foundation
 import SkiffABI
+import SkiffTestSupport
 import XCTest
 
 final class ABILayoutTests: XCTestCase {
@@ -83,17 +84,9 @@ enum ABILayout {
     let source = FileManager.default.temporaryDirectory.appendingPathComponent("abi-\(UUID()).c")
     try "#include \"\(header)\"\n".write(to: source, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: source) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [clang, "-x", "c", "-fsyntax-only", "-Xclang", "-fdump-record-layouts-complete",
-                         source.path]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let dump = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw LayoutError(message: dump) }
+    let (status, dump) = try Fixtures.run([clang, "-x", "c", "-fsyntax-only", "-Xclang",
+                                           "-fdump-record-layouts-complete", source.path])
+    guard status == 0 else { throw LayoutError(message: dump) }
 
     var records: [String] = []
     for block in dump.components(separatedBy: "*** Dumping AST Record Layout") {

@@ -86,7 +86,7 @@ final class SkiffCommandTests: XCTestCase {
     XCTAssertTrue(missing.output.contains("swifttest.nope"), missing.output)
   }
 
-  func testServerStopsPluginsInReverseOrderOnSIGTERM() throws {
+  func testServerStopsPluginsInReverseOrderOnSIGTERMAndSIGINT() throws {
     try Fixtures.buildCPlugin(source: Fixtures.cFixture("configurable"), into: dir, name: "base",
                               defines: ["NAME=\"base\""])
     try Fixtures.buildCPlugin(source: Fixtures.cFixture("configurable"), into: dir, name: "top",
@@ -101,6 +101,12 @@ final class SkiffCommandTests: XCTestCase {
         - name: swifttest
         - name: base
       """)
+    for signal in [SIGTERM, SIGINT] {
+      try runServerUntil(signal, profile: profile)
+    }
+  }
+
+  private func runServerUntil(_ signal: Int32, profile: String) throws {
     let server = Process()
     server.executableURL = URL(fileURLWithPath: skiff)
     server.arguments = ["server", "--profile", profile, "--data-dir", dir.appendingPathComponent("data").path,
@@ -111,7 +117,7 @@ final class SkiffCommandTests: XCTestCase {
     try server.run()
     let ready = stdout.fileHandleForReading.availableData  // blocks until the ready line
     XCTAssertTrue(String(decoding: ready, as: UTF8.self).hasPrefix("skiff: ready: profile server, 3 plugins"))
-    kill(server.processIdentifier, SIGTERM)
+    kill(server.processIdentifier, signal)
     server.waitUntilExit()
     XCTAssertEqual(server.terminationStatus, 0)
     let log = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -122,7 +128,7 @@ final class SkiffCommandTests: XCTestCase {
       return "\(verb) \(line[range.upperBound...].split(separator: " ")[0])"
     }
     XCTAssertEqual(order, ["start base", "start top", "start swifttest",
-                           "stop swifttest", "stop top", "stop base"], log)
+                           "stop swifttest", "stop top", "stop base"], "signal \(signal): \(log)")
   }
 
   func testEveryPluginLibraryExportsExactlyOneSkiffSymbol() throws {

@@ -3,6 +3,7 @@
 import Foundation
 import Kernel
 import Synchronization
+import XCTest
 
 public enum Fixtures {
   public static let repository = URL(fileURLWithPath: #filePath)
@@ -111,5 +112,21 @@ public final class RunningKernel {
       usleep(2_000)
     }
     return false
+  }
+}
+
+/// A test case with a scratch folder and a kernel on a background loop, both gone afterwards.
+open class KernelTestCase: XCTestCase {
+  public var dir: URL!
+  public var running: RunningKernel!
+
+  open override func setUpWithError() throws {
+    dir = try Fixtures.temporaryDirectory()
+    running = RunningKernel()
+  }
+
+  open override func tearDown() {
+    running.stop()
+    try? FileManager.default.removeItem(at: dir)
   }
 }

@@ -90,8 +90,7 @@ enum HostTable {
         guard let resource = text(resource), let name = text(name), let json else {
           return SKIFF_INVALID
         }
-        let document = String(decoding: UnsafeRawBufferPointer(start: json, count: length),
-                              as: UTF8.self)
+        let document = text(json, length)
         switch context.kernel.objects.put(resource, namespace: text(namespace) ?? "", name: name,
                                           json: document, expectedRevision: expected) {
         case .success(let stored):
@@ -127,18 +126,9 @@ enum HostTable {
         let argument = Pointer(raw: arg)
         let objects = context.kernel.objects
         let token = objects.watch(resource) { change, object in
-          change.rawValue.withCString { type in
-            var json = object.json
-            json.withUTF8 { bytes in
-              bytes.withMemoryRebound(to: CChar.self) {
-                callback(argument.raw, type, $0.baseAddress, $0.count)
-              }
-            }
-          }
+          deliver(change.rawValue, object.json, to: callback, argument)
         }
-        let id = HandleID.next()
-        context.watches[id] = { objects.cancelWatch(token) }
-        watch?.pointee = OpaquePointer(bitPattern: id)
+        watch?.pointee = context.keep { objects.cancelWatch(token) }
         return SKIFF_OK
       }
     }
@@ -152,9 +142,7 @@ enum HostTable {
     host.event_publish = { ctx, topic, json, length in
       withContext(ctx, SKIFF_INVALID) { context in
         guard let topic = text(topic), let json else { return SKIFF_INVALID }
-        let payload = String(decoding: UnsafeRawBufferPointer(start: json, count: length),
-                             as: UTF8.self)
-        context.kernel.events.publish(topic, payload)
+        context.kernel.events.publish(topic, text(json, length))
         return SKIFF_OK
       }
     }
@@ -164,18 +152,9 @@ enum HostTable {
         let argument = Pointer(raw: arg)
         let events = context.kernel.events
         let token = events.subscribe(topic) { topic, payload in
-          topic.withCString { topicPointer in
-            var payload = payload
-            payload.withUTF8 { bytes in
-              bytes.withMemoryRebound(to: CChar.self) {
-                callback(argument.raw, topicPointer, $0.baseAddress, $0.count)
-              }
-            }
-          }
+          deliver(topic, payload, to: callback, argument)
         }
-        let id = HandleID.next()
-        context.watches[id] = { events.unsubscribe(token) }
-        subscription?.pointee = OpaquePointer(bitPattern: id)
+        subscription?.pointee = context.keep { events.unsubscribe(token) }
         return SKIFF_OK
       }
     }
@@ -273,6 +252,24 @@ fileprivate func withContext<T>(_ ctx: OpaquePointer?, _ fallback: T, _ body: (P
 
 fileprivate func text(_ pointer: UnsafePointer<CChar>?) -> String? {
   pointer.map { String(cString: $0) }
+}
+
+/// A borrowed buffer of `length` UTF-8 bytes as a String.
+fileprivate func text(_ bytes: UnsafePointer<CChar>, _ length: Int) -> String {
+  String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self)
+}
+
+/// Calls a watch or event callback `(arg, label, bytes, length)` with both strings borrowed.
+fileprivate func deliver(_ label: String, _ body: String,
+                         to callback: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?,
+                                                      UnsafePointer<CChar>?, Int) -> Void,
+                         _ argument: Pointer) {
+  label.withCString { label in
+    var body = body
+    body.withUTF8 { bytes in
+      bytes.withMemoryRebound(to: CChar.self) { callback(argument.raw, label, $0.baseAddress, $0.count) }
+    }
+  }
 }
 
 fileprivate func send(_ text: String, to out: skiff_bytes_cb?, _ arg: UnsafeMutableRawPointer?) {

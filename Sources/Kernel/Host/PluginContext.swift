@@ -31,6 +31,13 @@ final class PluginContext: @unchecked Sendable {
     handle.map { Unmanaged<PluginContext>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
   }
 
+  /// Remembers how to cancel a watch or subscription; returns the handle the plugin holds.
+  func keep(_ cancel: @escaping () -> Void) -> OpaquePointer? {
+    let id = HandleID.next()
+    watches[id] = cancel
+    return OpaquePointer(bitPattern: id)
+  }
+
   /// Closes everything the plugin left open. Loop only.
   func closeHandles() {
     for timer in timers.values { timer.close() }
