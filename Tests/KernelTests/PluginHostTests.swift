@@ -145,6 +145,10 @@ final class PluginHostTests: KernelTestCase {
     XCTAssertTrue(running.wait { published != nil }, "no event from the plugin")
     XCTAssertEqual(published, #"{"work":"done"}"#)
     XCTAssertEqual(try services.call("hostcheck.fires", []), .int64(3))
+    XCTAssertEqual(running.kernel.metrics.value("hostcheck_ticks"), 3)
+    let exposition = running.kernel.metrics.exposition()
+    XCTAssertTrue(exposition.contains("# TYPE hostcheck_ticks counter\nhostcheck_ticks 3.0\n"), exposition)
+    XCTAssertTrue(exposition.contains("# TYPE hostcheck_last_tick gauge\nhostcheck_last_tick 3.0\n"), exposition)
     XCTAssertEqual(try services.call("hostcheck.worked", []), .int32(11), "work off the loop, after on it")
 
     // Watches and subscriptions deliver on the loop: the plugin's own write, then ours.

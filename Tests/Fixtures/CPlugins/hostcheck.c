@@ -49,6 +49,8 @@ static void after(void *arg) {
 
 static void tick(skiff_timer *timer, void *arg) {
   (void)arg;
+  host->counter_add(context, "ticks", 1);
+  host->gauge_set(context, "last_tick", (double)(timer_fires + 1));
   if (++timer_fires == 3) {
     host->timer_stop(context, timer);
     host->queue_work(context, work, after, NULL);
