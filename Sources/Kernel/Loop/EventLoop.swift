@@ -5,7 +5,8 @@ import Foundation
 import Synchronization
 
 public final class EventLoop: @unchecked Sendable {
-  let uv: UnsafeMutablePointer<uv_loop_t>
+  /// The libuv loop, for modules that open their own handles on it (TCP for the API server).
+  public let uv: UnsafeMutablePointer<uv_loop_t>
   private let wakeup: UnsafeMutablePointer<uv_async_t>
   /// Tasks posted from any thread, run on the loop in posting order.
   private let inbox = Inbox()
@@ -144,12 +145,12 @@ public final class EventLoop: @unchecked Sendable {
     }
   }
 
-  func adopt(_ handle: LoopHandle) {
+  public func adopt(_ handle: LoopHandle) {
     handles[ObjectIdentifier(handle)] = handle
     if stopping { handle.close() }
   }
 
-  func forget(_ handle: LoopHandle) {
+  public func forget(_ handle: LoopHandle) {
     handles[ObjectIdentifier(handle)] = nil
   }
 }
