@@ -145,12 +145,12 @@ public final class EventLoop: @unchecked Sendable {
     }
   }
 
-  public func adopt(_ handle: LoopHandle) {
+  func adopt(_ handle: LoopHandle) {
     handles[ObjectIdentifier(handle)] = handle
     if stopping { handle.close() }
   }
 
-  public func forget(_ handle: LoopHandle) {
+  func forget(_ handle: LoopHandle) {
     handles[ObjectIdentifier(handle)] = nil
   }
 }
