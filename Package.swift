@@ -12,6 +12,8 @@ func pluginLibrary(_ target: String, product: String, path: String) -> (Product,
 
 let plugins = [
   pluginLibrary("SkiffScheduler", product: "skiff_scheduler", path: "Plugins/Scheduler"),
+  pluginLibrary("SkiffNetwork", product: "skiff_network", path: "Plugins/Network"),
+  pluginLibrary("SkiffStorage", product: "skiff_storage", path: "Plugins/Storage"),
 ]
 
 let package = Package(
@@ -49,5 +51,7 @@ let package = Package(
     .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI", "SkiffTestSupport"], exclude: ["Layouts"]),
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffCLITests", dependencies: ["SkiffTestSupport"]),
+    .testTarget(name: "SkiffNetworkTests", dependencies: ["Kernel", "SkiffTestSupport"]),
+    .testTarget(name: "SkiffStorageTests", dependencies: ["Kernel", "SkiffTestSupport"]),
   ] + plugins.map(\.1)
 )
