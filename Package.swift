@@ -36,6 +36,8 @@ let package = Package(
                    providers: [.apt(["libyaml-dev"])]),
     .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi",
                    providers: [.apt(["libffi-dev"])]),
+    .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                   providers: [.apt(["libsqlite3-dev"])]),
     // The microkernel: loop, loader, profiles, host table, services.
     .target(name: "Kernel", dependencies: ["SkiffABI", "CLibUV", "CLibYAML", "CFFI"]),
     // Swift conveniences over skiff.h for plugin authors; linked into each plugin.
@@ -43,6 +45,8 @@ let package = Package(
     .executableTarget(name: "skiff", dependencies: [
       "Kernel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
+    // The revisioned key-value store behind the API (etcd's shape, SQLite underneath).
+    .target(name: "Store", dependencies: ["CSQLite", "Kernel"]),
     .target(name: "SwiftTestPlugin", dependencies: ["SkiffABI", "PluginKit"],
             path: "Tests/Fixtures/SwiftTestPlugin"),
 
@@ -53,5 +57,9 @@ let package = Package(
     .testTarget(name: "SkiffCLITests", dependencies: ["SkiffTestSupport"]),
     .testTarget(name: "SkiffNetworkTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffStorageTests", dependencies: ["Kernel", "SkiffTestSupport"]),
+    .testTarget(name: "StoreTests", dependencies: ["Store", "SkiffTestSupport"]),
+    // Writes to a store until killed; the crash test runs it and checks what survived.
+    .executableTarget(name: "store-torture", dependencies: ["Store", "Kernel"],
+                      path: "Tests/Tools/StoreTorture"),
   ] + plugins.map(\.1)
 )
