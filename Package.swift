@@ -12,6 +12,8 @@ func pluginLibrary(_ target: String, product: String, path: String) -> (Product,
 
 let plugins = [
   pluginLibrary("SkiffScheduler", product: "skiff_scheduler", path: "Plugins/Scheduler"),
+  pluginLibrary("SkiffGPU", product: "skiff_gpu", path: "Plugins/GPU"),
+  pluginLibrary("SkiffAutoscale", product: "skiff_autoscale", path: "Plugins/Autoscale"),
 ]
 
 let package = Package(
@@ -49,5 +51,7 @@ let package = Package(
     .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI"], exclude: ["Layouts"]),
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffCLITests", dependencies: []),
+    .testTarget(name: "SkiffGPUTests", dependencies: ["Kernel", "SkiffTestSupport"]),
+    .testTarget(name: "SkiffAutoscaleTests", dependencies: ["Kernel", "SkiffTestSupport"]),
   ] + plugins.map(\.1)
 )
