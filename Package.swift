@@ -14,6 +14,8 @@ let plugins = [
   pluginLibrary("SkiffScheduler", product: "skiff_scheduler", path: "Plugins/Scheduler"),
   pluginLibrary("SkiffNetwork", product: "skiff_network", path: "Plugins/Network"),
   pluginLibrary("SkiffStorage", product: "skiff_storage", path: "Plugins/Storage"),
+  pluginLibrary("SkiffGPU", product: "skiff_gpu", path: "Plugins/GPU"),
+  pluginLibrary("SkiffAutoscale", product: "skiff_autoscale", path: "Plugins/Autoscale"),
 ]
 
 let package = Package(
@@ -61,5 +63,7 @@ let package = Package(
     // Writes to a store until killed; the crash test runs it and checks what survived.
     .executableTarget(name: "store-torture", dependencies: ["Store", "Kernel"],
                       path: "Tests/Tools/StoreTorture"),
+    .testTarget(name: "SkiffGPUTests", dependencies: ["Kernel", "SkiffTestSupport"]),
+    .testTarget(name: "SkiffAutoscaleTests", dependencies: ["Kernel", "SkiffTestSupport"]),
   ] + plugins.map(\.1)
 )
