@@ -1,6 +1,7 @@
 // Pod addresses the way CNI's host-local IPAM keeps them: one file per allocated address, named
 // by the address and holding the sandbox id, so that a restarted plugin keeps every allocation.
 import Foundation
+import PluginKit
 import SkiffABI
 
 /// Not thread-safe: BridgeNetwork serialises every use.
@@ -55,7 +56,7 @@ struct AddressPool {
         return address
       }
     } while candidate != start
-    throw NetworkFailure(reason: "AddressesExhausted",
+    throw PluginFailure(reason: "AddressesExhausted",
                          "subnet \(subnet) has no free pod address (\(owners.count) in use); "
                            + "detach unused sandboxes or configure a larger subnet")
   }
@@ -92,8 +93,8 @@ struct AddressPool {
     throw stateError("cannot create \(file)", errno)
   }
 
-  private func stateError(_ what: String, _ code: Int32) -> NetworkFailure {
-    NetworkFailure(reason: "StateWriteFailed",
+  private func stateError(_ what: String, _ code: Int32) -> PluginFailure {
+    PluginFailure(reason: "StateWriteFailed",
                    "\(what): \(String(cString: strerror(code))); check config.stateDir")
   }
 }

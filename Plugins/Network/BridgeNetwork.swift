@@ -41,9 +41,9 @@ final class BridgeNetwork: @unchecked Sendable {
 
   static let podInterface = "eth0"
 
-  init(config: BridgeConfig) throws(NetworkFailure) {
-    func invalid(_ message: String) -> NetworkFailure {
-      NetworkFailure(SKIFF_INVALID, reason: "InvalidConfig", message)
+  init(config: BridgeConfig) throws(PluginFailure) {
+    func invalid(_ message: String) -> PluginFailure {
+      PluginFailure(SKIFF_INVALID, reason: "InvalidConfig", message)
     }
     guard let stateDir = config.stateDir, !stateDir.isEmpty else {
       throw invalid("config.stateDir is required: the folder where address allocations persist")
@@ -63,7 +63,7 @@ final class BridgeNetwork: @unchecked Sendable {
     self.nsenter = nsenter
     do {
       pool = try AddressPool(subnet: subnet, directory: URL(fileURLWithPath: stateDir))
-    } catch let failure as NetworkFailure {
+    } catch let failure as PluginFailure {
       throw failure
     } catch {
       throw invalid("config.stateDir \(stateDir) cannot be used: \(error.localizedDescription)")
@@ -78,10 +78,10 @@ final class BridgeNetwork: @unchecked Sendable {
   /// an eth0 holding that address into the bridge.
   func attach(_ request: SandboxRequest) throws -> AttachResult {
     guard !request.sandboxId.isEmpty else {
-      throw NetworkFailure(SKIFF_INVALID, reason: "InvalidRequest", "request.sandboxId is empty")
+      throw PluginFailure(SKIFF_INVALID, reason: "InvalidRequest", "request.sandboxId is empty")
     }
     if let netns = request.netns, access(netns, F_OK) != 0 {
-      throw NetworkFailure(SKIFF_NOT_FOUND, reason: "NetnsNotFound",
+      throw PluginFailure(SKIFF_NOT_FOUND, reason: "NetnsNotFound",
                            "network namespace \(netns) does not exist; create the sandbox first")
     }
     return try lock.withLock {

@@ -1,6 +1,7 @@
 // Runs the iproute2 and util-linux programs that do the plumbing, with posix_spawn. They block,
 // so this runs on the kernel's thread pool, never on the loop.
 import Foundation
+import PluginKit
 
 struct Command {
   let path: String
@@ -73,7 +74,7 @@ struct Command {
     let outcome = try run(arguments)
     if outcome.status == 0 { return outcome }
     if let tolerated, outcome.output.contains(tolerated) { return outcome }
-    throw NetworkFailure(reason: "PlumbingFailed",
+    throw PluginFailure(reason: "PlumbingFailed",
                          "`\(([path] + arguments).joined(separator: " "))` exited with "
                            + "\(outcome.status): \(outcome.output)")
   }
@@ -85,7 +86,7 @@ struct Command {
     return array + [nil]
   }
 
-  private func failure(_ what: String, _ code: Int32) -> NetworkFailure {
-    NetworkFailure(reason: "PlumbingFailed", "cannot \(what) \(path): \(String(cString: strerror(code)))")
+  private func failure(_ what: String, _ code: Int32) -> PluginFailure {
+    PluginFailure(reason: "PlumbingFailed", "cannot \(what) \(path): \(String(cString: strerror(code)))")
   }
 }

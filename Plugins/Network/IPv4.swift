@@ -1,4 +1,5 @@
 // IPv4 addresses and subnets: just the arithmetic address management needs.
+import PluginKit
 import SkiffABI
 
 struct IPv4Address: Hashable, Comparable, CustomStringConvertible, Sendable {
@@ -32,22 +33,22 @@ struct IPv4Subnet: CustomStringConvertible, Sendable {
   let prefixLength: Int
 
   /// Parses "a.b.c.d/n". Refuses host bits and subnets too small to hold a gateway and a pod.
-  init(parsing text: String) throws(NetworkFailure) {
+  init(parsing text: String) throws(PluginFailure) {
     let parts = text.split(separator: "/", omittingEmptySubsequences: false)
     guard parts.count == 2, let address = IPv4Address(parts[0]), let prefix = Int(parts[1]),
           (0...32).contains(prefix)
     else {
-      throw NetworkFailure(SKIFF_INVALID, reason: "InvalidConfig",
+      throw PluginFailure(SKIFF_INVALID, reason: "InvalidConfig",
                            "config.subnet \"\(text)\" is not an IPv4 CIDR such as 10.88.0.0/16")
     }
     let mask: UInt32 = prefix == 0 ? 0 : ~0 << (32 - prefix)
     guard address.value & ~mask == 0 else {
-      throw NetworkFailure(SKIFF_INVALID, reason: "InvalidConfig",
+      throw PluginFailure(SKIFF_INVALID, reason: "InvalidConfig",
                            "config.subnet \(text) has host bits set; did you mean "
                              + "\(IPv4Address(address.value & mask))/\(prefix)?")
     }
     guard (1...30).contains(prefix) else {
-      throw NetworkFailure(SKIFF_INVALID, reason: "InvalidConfig",
+      throw PluginFailure(SKIFF_INVALID, reason: "InvalidConfig",
                            "config.subnet \(text) must have a prefix from /1 to /30, to leave room "
                              + "for a gateway and at least one pod")
     }

@@ -21,7 +21,7 @@ private let startNetwork: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?,
   ctx, json, length in
   PluginHost.attach(ctx)
   let network: BridgeNetwork
-  do throws(NetworkFailure) {
+  do throws(PluginFailure) {
     let config = json.map { Data(bytes: $0, count: length) } ?? Data("{}".utf8)
     network = try BridgeNetwork(config: Reply.decode(BridgeConfig.self, from: config, root: "config"))
   } catch {

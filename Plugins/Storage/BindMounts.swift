@@ -2,6 +2,7 @@
 // binds the volume's folder at the staging path; publishing binds the staging path at the pod's
 // target path, read-only if asked. Every step is idempotent, judged by /proc/self/mountinfo.
 import Foundation
+import PluginKit
 import SkiffABI
 
 struct StageRequest: Decodable {
@@ -27,7 +28,7 @@ extension LocalVolumes {
     let staging = try absolute(request.stagingPath, field: "stagingPath")
     return try lock.withLock {
       guard FileManager.default.fileExists(atPath: source.path) else {
-        throw StorageFailure(SKIFF_NOT_FOUND, reason: "VolumeNotFound",
+        throw PluginFailure(SKIFF_NOT_FOUND, reason: "VolumeNotFound",
                              "volume \(request.volumeId) does not exist")
       }
       if let mount = try MountTable.read().top(at: staging) {
@@ -51,14 +52,14 @@ extension LocalVolumes {
     return try lock.withLock {
       let mounts = try MountTable.read()
       guard let staged = mounts.top(at: staging) else {
-        throw StorageFailure(reason: "NotStaged",
+        throw PluginFailure(reason: "NotStaged",
                              "volume \(request.volumeId) is not staged at \(staging); stage it first")
       }
       try expect(staged, holds: request.volumeId, at: staging)
       if let mount = mounts.top(at: target) {
         try expect(mount, holds: request.volumeId, at: target)
         guard mount.readOnly == readOnly else {
-          throw StorageFailure(SKIFF_CONFLICT, reason: "AlreadyExists",
+          throw PluginFailure(SKIFF_CONFLICT, reason: "AlreadyExists",
                                "\(target) is already published \(mount.readOnly ? "read-only" : "read-write")")
         }
         return Nothing()
@@ -79,11 +80,11 @@ extension LocalVolumes {
     do {
       try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
     } catch {
-      throw StorageFailure(reason: "MountFailed",
+      throw PluginFailure(reason: "MountFailed",
                            "cannot create \(target): \(error.localizedDescription)")
     }
     guard mount(source, target, nil, UInt(MS_BIND), nil) == 0 else {
-      throw StorageFailure(reason: "MountFailed",
+      throw PluginFailure(reason: "MountFailed",
                            "cannot bind \(source) at \(target): \(String(cString: strerror(errno)))")
     }
   }
@@ -103,7 +104,7 @@ extension LocalVolumes {
       }
     }
     guard mount(nil, target, nil, flags, nil) == 0 else {
-      let failure = StorageFailure(reason: "MountFailed",
+      let failure = PluginFailure(reason: "MountFailed",
                                    "cannot make \(target) read-only: \(String(cString: strerror(errno)))")
       umount2(target, 0)
       throw failure
@@ -118,7 +119,7 @@ extension LocalVolumes {
       if let mount = try MountTable.read().top(at: path) {
         try expect(mount, holds: volumeId, at: path)
         guard umount2(path, 0) == 0 else {
-          throw StorageFailure(reason: "UnmountFailed",
+          throw PluginFailure(reason: "UnmountFailed",
                                "cannot unmount \(path): \(String(cString: strerror(errno)))")
         }
       }
@@ -130,14 +131,14 @@ extension LocalVolumes {
   /// A mount the kernel found at `path` must be of this volume's folder, wherever it came from.
   private func expect(_ mount: MountTable.Entry, holds volumeId: String, at path: String) throws {
     guard mount.root.hasSuffix("/volumes/\(volumeId)") else {
-      throw StorageFailure(SKIFF_CONFLICT, reason: "AlreadyExists",
+      throw PluginFailure(SKIFF_CONFLICT, reason: "AlreadyExists",
                            "\(path) already has something else mounted (\(mount.root))")
     }
   }
 
   private func absolute(_ path: String, field: String) throws -> String {
     guard path.hasPrefix("/") else {
-      throw StorageFailure(SKIFF_INVALID, reason: "InvalidRequest",
+      throw PluginFailure(SKIFF_INVALID, reason: "InvalidRequest",
                            "request.\(field) \"\(path)\" must be an absolute path")
     }
     return MountTable.canonical(path)
@@ -157,7 +158,7 @@ struct MountTable {
 
   static func read() throws -> MountTable {
     guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else {
-      throw StorageFailure(reason: "MountTableUnreadable", "cannot read /proc/self/mountinfo")
+      throw PluginFailure(reason: "MountTableUnreadable", "cannot read /proc/self/mountinfo")
     }
     // "36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw": root is field 4, the
     // mount point field 5, the mount's own options field 6.

@@ -3,6 +3,7 @@
 // Capacity is checked against the free space when asked for, not enforced afterwards: a plain
 // directory has no size limit.
 import Foundation
+import PluginKit
 import SkiffABI
 
 struct StorageConfig: Decodable {
@@ -51,9 +52,9 @@ final class LocalVolumes: @unchecked Sendable {
   /// Serialises every operation, so that checking for a volume and creating it is one step.
   let lock = NSLock()
 
-  init(config: StorageConfig) throws(StorageFailure) {
+  init(config: StorageConfig) throws(PluginFailure) {
     guard let root = config.root, root.hasPrefix("/") else {
-      throw StorageFailure(SKIFF_INVALID, reason: "InvalidConfig",
+      throw PluginFailure(SKIFF_INVALID, reason: "InvalidConfig",
                            "config.root is required: the absolute path of the folder volumes live in")
     }
     self.root = URL(fileURLWithPath: root)
@@ -61,7 +62,7 @@ final class LocalVolumes: @unchecked Sendable {
     do {
       try FileManager.default.createDirectory(at: volumes, withIntermediateDirectories: true)
     } catch {
-      throw StorageFailure(SKIFF_INVALID, reason: "InvalidConfig",
+      throw PluginFailure(SKIFF_INVALID, reason: "InvalidConfig",
                            "config.root \(root) cannot be used: \(error.localizedDescription)")
     }
   }
@@ -83,7 +84,7 @@ final class LocalVolumes: @unchecked Sendable {
     try Self.validate(request.name, field: "name")
     let requested = request.capacityBytes ?? 0
     guard requested >= 0 else {
-      throw StorageFailure(SKIFF_INVALID, reason: "InvalidRequest",
+      throw PluginFailure(SKIFF_INVALID, reason: "InvalidRequest",
                            "request.capacityBytes must not be negative (got \(requested))")
     }
     return try lock.withLock {
@@ -91,14 +92,14 @@ final class LocalVolumes: @unchecked Sendable {
       let existing = try record(of: request.name)
       if let existing {
         guard existing.capacityBytes == requested else {
-          throw StorageFailure(SKIFF_CONFLICT, reason: "AlreadyExists",
+          throw PluginFailure(SKIFF_CONFLICT, reason: "AlreadyExists",
                                "volume \(request.name) exists with capacityBytes "
                                  + "\(existing.capacityBytes), not \(requested); expand it instead")
         }
       } else {
         let space = try capacity()
         guard requested <= space.availableBytes else {
-          throw StorageFailure(reason: "InsufficientCapacity",
+          throw PluginFailure(reason: "InsufficientCapacity",
                                "volume \(request.name) asks for \(requested) bytes but \(root.path) "
                                  + "has \(space.availableBytes) available")
         }
@@ -121,7 +122,7 @@ final class LocalVolumes: @unchecked Sendable {
     return try lock.withLock {
       let mounted = try MountTable.read().mountPoints(ofVolume: id)
       guard mounted.isEmpty else {
-        throw StorageFailure(reason: "VolumeInUse",
+        throw PluginFailure(reason: "VolumeInUse",
                              "volume \(id) is still mounted at \(mounted.joined(separator: ", ")); "
                                + "unpublish and unstage it first")
       }
@@ -133,7 +134,7 @@ final class LocalVolumes: @unchecked Sendable {
           try FileManager.default.removeItem(at: recordFile(of: id))
         }
       } catch {
-        throw StorageFailure(reason: "DeleteFailed",
+        throw PluginFailure(reason: "DeleteFailed",
                              "cannot delete volume \(id): \(error.localizedDescription)")
       }
       return Nothing()
@@ -145,18 +146,18 @@ final class LocalVolumes: @unchecked Sendable {
     try Self.validate(request.volumeId, field: "volumeId")
     return try lock.withLock {
       guard var record = try record(of: request.volumeId) else {
-        throw StorageFailure(SKIFF_NOT_FOUND, reason: "VolumeNotFound",
+        throw PluginFailure(SKIFF_NOT_FOUND, reason: "VolumeNotFound",
                              "volume \(request.volumeId) does not exist")
       }
       let growth = request.capacityBytes - record.capacityBytes
       guard growth >= 0 else {
-        throw StorageFailure(SKIFF_INVALID, reason: "ShrinkNotSupported",
+        throw PluginFailure(SKIFF_INVALID, reason: "ShrinkNotSupported",
                              "volume \(request.volumeId) has \(record.capacityBytes) bytes; "
                                + "volumes grow but never shrink (asked for \(request.capacityBytes))")
       }
       let space = try capacity()
       guard growth <= space.availableBytes else {
-        throw StorageFailure(reason: "InsufficientCapacity",
+        throw PluginFailure(reason: "InsufficientCapacity",
                              "volume \(request.volumeId) would grow by \(growth) bytes but "
                                + "\(root.path) has \(space.availableBytes) available")
       }
@@ -170,7 +171,7 @@ final class LocalVolumes: @unchecked Sendable {
   func capacity() throws -> Capacity {
     var stats = statvfs()
     guard statvfs(root.path, &stats) == 0 else {
-      throw StorageFailure(reason: "CapacityUnknown",
+      throw PluginFailure(reason: "CapacityUnknown",
                            "statvfs \(root.path): \(String(cString: strerror(errno)))")
     }
     return Capacity(availableBytes: Int64(stats.f_bavail) * Int64(stats.f_frsize),
@@ -185,7 +186,7 @@ final class LocalVolumes: @unchecked Sendable {
     let file = recordFile(of: id)
     guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
     guard let record = try? JSONDecoder().decode(VolumeRecord.self, from: data) else {
-      throw StorageFailure(reason: "CorruptRecord",
+      throw PluginFailure(reason: "CorruptRecord",
                            "\(file.path) is not a volume record; restore or remove it")
     }
     return record
@@ -196,7 +197,7 @@ final class LocalVolumes: @unchecked Sendable {
     do {
       try JSONEncoder().encode(record).write(to: recordFile(of: id), options: .atomic)
     } catch {
-      throw StorageFailure(reason: "RecordWriteFailed",
+      throw PluginFailure(reason: "RecordWriteFailed",
                            "cannot write the record of volume \(id): \(error.localizedDescription)")
     }
   }
@@ -204,7 +205,7 @@ final class LocalVolumes: @unchecked Sendable {
   private func makeDirectory(_ directory: URL) throws {
     // World-writable, as local-path's are: the pods using it may run as any user.
     guard mkdir(directory.path, 0o777) == 0 || errno == EEXIST, chmod(directory.path, 0o777) == 0 else {
-      throw StorageFailure(reason: "CreateFailed",
+      throw PluginFailure(reason: "CreateFailed",
                            "cannot create \(directory.path): \(String(cString: strerror(errno)))")
     }
   }
@@ -216,7 +217,7 @@ final class LocalVolumes: @unchecked Sendable {
         || byte == 0x2d || byte == 0x2e || byte == 0x5f
     }
     guard allowed, (1...200).contains(id.utf8.count), !id.hasPrefix(".") else {
-      throw StorageFailure(SKIFF_INVALID, reason: "InvalidRequest",
+      throw PluginFailure(SKIFF_INVALID, reason: "InvalidRequest",
                            "request.\(field) \"\(id)\" must be 1-200 letters, digits, \"-\", \"_\" "
                              + "or \".\", not starting with \".\"")
     }

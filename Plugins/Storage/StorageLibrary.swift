@@ -21,7 +21,7 @@ private let startStorage: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?,
   ctx, json, length in
   PluginHost.attach(ctx)
   let volumes: LocalVolumes
-  do throws(StorageFailure) {
+  do throws(PluginFailure) {
     let config = json.map { Data(bytes: $0, count: length) } ?? Data("{}".utf8)
     volumes = try LocalVolumes(config: Reply.decode(StorageConfig.self, from: config, root: "config"))
   } catch {
