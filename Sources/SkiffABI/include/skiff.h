@@ -95,17 +95,21 @@ typedef struct skiff_timer skiff_timer; /* a loop timer */
 typedef struct skiff_watch skiff_watch; /* an object watch or event subscription */
 typedef struct skiff_host skiff_host;   /* the kernel's function table, defined at the end */
 
-/* A completion for asynchronous operations (runtime, network, storage, device). The plugin calls
- * `fn(token, status, json, len)` exactly once, from any thread; the kernel copies `json` before
- * returning and delivers the result on the loop. `json` is the operation's result on SKIFF_OK and
- * `{"reason": "...", "message": "..."}` otherwise. */
+/* A completion for asynchronous operations (runtime, network, storage, device, autoscaler). The
+ * plugin calls `fn(token, status, json, len)` exactly once, from any thread; the kernel copies
+ * `json` before returning and delivers the result on the loop. `json` is the operation's result on
+ * SKIFF_OK and `{"reason": "...", "message": "..."}` otherwise. A slot that takes a `done` and
+ * returns anything but SKIFF_OK has NOT taken it and must never call it; a slot that returns
+ * SKIFF_OK calls it exactly once, also for failures found later. */
 typedef void (*skiff_done_fn)(void *token, skiff_status status, const char *json, size_t len);
 typedef struct skiff_done {
   skiff_done_fn fn;
   void *token;
 } skiff_done;
 
-/* A borrowed view of kernel bytes, valid only during the callback that receives it. */
+/* A borrowed view of bytes, valid only during the callback that receives it. Synchronous slots
+ * that answer through such a callback send their result on SKIFF_OK and, on failure, return the
+ * error status after sending `{"reason": "...", "message": "..."}`. */
 typedef void (*skiff_bytes_cb)(void *arg, const char *data, size_t len);
 
 /* ---------------------------------------------------------------------------------------------
@@ -141,7 +145,9 @@ typedef struct skiff_plugin {
    * Return SKIFF_OK, or an error status after host->log explains why; loading then stops and the
    * already-started plugins are stopped in reverse order. */
   skiff_status (*start)(skiff_ctx *ctx, const char *config_json, size_t config_len);
-  /* Called on the loop in reverse start order during shutdown (optional). Release everything. */
+  /* Called on the loop in reverse start order during shutdown (optional). Release everything.
+   * Not called for a plugin whose `start` failed: `start` cleans up after itself before failing.
+   * After `stop` the ctx is gone: work still finishing on other threads must not call the host. */
   void (*stop)(skiff_ctx *ctx);
 } skiff_plugin;
 
@@ -466,8 +472,9 @@ typedef struct skiff_network_plugin {
   const char *name;
   void *self;
 
-  /* Request: {"sandboxId", "netns": "/proc/N/ns/net" or null, "namespace", "name", "uid"}.
-   * Result: {"ips": ["10.88.0.5", ...], "gateway": "...", "interface": "eth0"}. */
+  /* Request: {"sandboxId", "netns": "/proc/N/ns/net", "/var/run/netns/NAME" or null (addresses
+   * only, for pods on the host network), "namespace", "name", "uid"}. Idempotent per sandboxId.
+   * Result: {"ips": ["10.88.0.5", ...], "prefixLength": 16, "gateway": "...", "interface": "eth0"}. */
   skiff_status (*attach)(void *self, const char *request, size_t len, skiff_done done);
   /* Same request shape; releases the addresses. Must succeed for an unknown sandbox. */
   skiff_status (*detach)(void *self, const char *request, size_t len, skiff_done done);
@@ -542,8 +549,11 @@ typedef struct skiff_autoscaler_plugin {
   void *self;
 
   /* Request: {"target": {"kind","name","namespace"}, "currentReplicas", "minReplicas",
-   * "maxReplicas", "metrics": [{"type","name","current","target","targetType"}], "behavior"}.
-   * Result: {"desiredReplicas": n, "reason": "..."}. Synchronous and pure: no I/O. */
+   * "maxReplicas", "metrics": [{"type","name","current","target","targetType","readyPods"}],
+   * "behavior", "tolerance", and the history the HorizontalPodAutoscaler keeps: "now" (seconds),
+   * "recommendations": [{"timestamp","replicas"}], "scaleEvents": [{"timestamp","replicaChange"}]}.
+   * Result: {"desiredReplicas": n, "recommendation": n (to keep in the history), "reason",
+   * "message", "conditions": [...]}. Synchronous and pure: no I/O, no hidden state. */
   skiff_status (*recommend)(void *self, const char *request, size_t len, skiff_bytes_cb out,
                             void *arg);
   /* Node groups (cluster autoscaler). Request: {"group", "delta"} / {"group", "nodes": [...]}. */
