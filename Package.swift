@@ -34,10 +34,15 @@ let package = Package(
                    providers: [.apt(["libyaml-dev"])]),
     .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi",
                    providers: [.apt(["libffi-dev"])]),
+    // No pkg-config file ships with http-parser: the module map links it by name.
+    .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser",
+                   providers: [.apt(["libhttp-parser-dev"])]),
     // The microkernel: loop, loader, profiles, host table, services.
     .target(name: "Kernel", dependencies: ["SkiffABI", "CLibUV", "CLibYAML", "CFFI"]),
     // Swift conveniences over skiff.h for plugin authors; linked into each plugin.
     .target(name: "PluginKit", dependencies: ["SkiffABI"]),
+    // HTTP/1.1 server on the kernel's loop, for the Kubernetes API server.
+    .target(name: "HTTP", dependencies: ["Kernel", "CLibUV", "CHTTPParser"]),
     .executableTarget(name: "skiff", dependencies: [
       "Kernel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
@@ -49,5 +54,6 @@ let package = Package(
     .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI", "SkiffTestSupport"], exclude: ["Layouts"]),
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffCLITests", dependencies: ["SkiffTestSupport"]),
+    .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SkiffTestSupport"]),
   ] + plugins.map(\.1)
 )
