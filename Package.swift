@@ -40,10 +40,15 @@ let package = Package(
                    providers: [.apt(["libffi-dev"])]),
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                    providers: [.apt(["libsqlite3-dev"])]),
+    // No pkg-config file ships with http-parser: the module map links it by name.
+    .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser",
+                   providers: [.apt(["libhttp-parser-dev"])]),
     // The microkernel: loop, loader, profiles, host table, services.
     .target(name: "Kernel", dependencies: ["SkiffABI", "CLibUV", "CLibYAML", "CFFI"]),
     // Swift conveniences over skiff.h for plugin authors; linked into each plugin.
     .target(name: "PluginKit", dependencies: ["SkiffABI"]),
+    // HTTP/1.1 server on the kernel's loop, for the Kubernetes API server.
+    .target(name: "HTTP", dependencies: ["Kernel", "CLibUV", "CHTTPParser"]),
     .executableTarget(name: "skiff", dependencies: [
       "Kernel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
@@ -65,5 +70,6 @@ let package = Package(
                       path: "Tests/Tools/StoreTorture"),
     .testTarget(name: "SkiffGPUTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffAutoscaleTests", dependencies: ["Kernel", "SkiffTestSupport"]),
+    .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SkiffTestSupport"]),
   ] + plugins.map(\.1)
 )
