@@ -38,6 +38,8 @@ let package = Package(
     .target(name: "Kernel", dependencies: ["SkiffABI", "CLibUV", "CLibYAML", "CFFI"]),
     // Swift conveniences over skiff.h for plugin authors; linked into each plugin.
     .target(name: "PluginKit", dependencies: ["SkiffABI"]),
+    // Kubernetes objects as JSON documents, and the three patch formats; no Foundation, no deps.
+    .target(name: "ObjectModel"),
     .executableTarget(name: "skiff", dependencies: [
       "Kernel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
@@ -49,5 +51,6 @@ let package = Package(
     .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI", "SkiffTestSupport"], exclude: ["Layouts"]),
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffCLITests", dependencies: ["SkiffTestSupport"]),
+    .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel"]),
   ] + plugins.map(\.1)
 )
