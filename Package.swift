@@ -49,6 +49,8 @@ let package = Package(
     .target(name: "PluginKit", dependencies: ["SkiffABI"]),
     // HTTP/1.1 server on the kernel's loop, for the Kubernetes API server.
     .target(name: "HTTP", dependencies: ["Kernel", "CLibUV", "CHTTPParser"]),
+    // Kubernetes objects as JSON documents, and the three patch formats; no Foundation, no deps.
+    .target(name: "ObjectModel"),
     .executableTarget(name: "skiff", dependencies: [
       "Kernel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
@@ -71,5 +73,6 @@ let package = Package(
     .testTarget(name: "SkiffGPUTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffAutoscaleTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SkiffTestSupport"]),
+    .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel"]),
   ] + plugins.map(\.1)
 )
