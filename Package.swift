@@ -51,8 +51,10 @@ let package = Package(
     .target(name: "HTTP", dependencies: ["Kernel", "CLibUV", "CHTTPParser"]),
     // Kubernetes objects as JSON documents, and the three patch formats; no Foundation, no deps.
     .target(name: "ObjectModel"),
+    // The Kubernetes API: REST on the HTTP server, objects in the store.
+    .target(name: "APIServer", dependencies: ["Kernel", "HTTP", "Store", "ObjectModel"]),
     .executableTarget(name: "skiff", dependencies: [
-      "Kernel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      "Kernel", "APIServer", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     // The revisioned key-value store behind the API (etcd's shape, SQLite underneath).
     .target(name: "Store", dependencies: ["CSQLite", "Kernel"]),

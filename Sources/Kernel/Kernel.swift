@@ -97,11 +97,13 @@ public final class Kernel: @unchecked Sendable {
     }
   }
 
-  /// Stops plugins on SIGINT or SIGTERM, then the loop: an orderly exit. Loop only.
-  public func stopOnSignals() {
+  /// On SIGINT or SIGTERM: `before` (the control plane closing), plugins in reverse start order,
+  /// then the loop: an orderly exit. Loop only.
+  public func stopOnSignals(before: @escaping () -> Void = {}) {
     for signal in [SIGINT, SIGTERM] {
       loop.onSignal(signal) { [self] in
         log.write(.info, "kernel", "signal \(signal): shutting down")
+        before()
         shutdown()
         loop.stop()
       }

@@ -1,29 +1,90 @@
-// `skiff server`: run the kernel with a profile's plugins until SIGINT or SIGTERM.
+// `skiff server`: the all-in-one server. The kernel with a profile's plugins, the revisioned
+// store in the data directory, and the Kubernetes API on --listen, until SIGINT or SIGTERM.
+import APIServer
 import ArgumentParser
 import Foundation
 import Kernel
+import Store
 
 struct Server: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Run Skiff with a profile's plugins until interrupted.")
+    abstract: "Run Skiff: the Kubernetes API and a profile's plugins, until interrupted.")
 
   @OptionGroup var options: ProfileOption
 
+  @Option(help: "Where the API listens, host:port.")
+  var listen: String = "127.0.0.1:6443"
+
   func run() throws {
-    let dataDir = options.dataDir ?? "skiff-data"
+    let dataDir = URL(fileURLWithPath: options.dataDir ?? "skiff-data").standardizedFileURL.path
+    guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
+      fail("--listen must be host:port, not \(listen)")
+    }
+    let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
     let loop = EventLoop()
     let (profile, kernel) = Booted.load(options, dataDir: dataDir, loop: loop)
+    let store: SQLiteStore
+    do {
+      store = try SQLiteStore(path: dataDir + "/store.db", loop: loop)
+    } catch {
+      fail("cannot open the store in \(dataDir): \(error)")
+    }
+    let api = APIServer(loop: loop, store: store, log: kernel.log)
     loop.execute {
       do throws(PluginLoadError) {
         try kernel.start()
       } catch {
         fail(error.description)
       }
-      kernel.stopOnSignals()
-      // Unbuffered, so that whoever started the server sees it the moment it is ready.
-      let ready = "skiff: ready: profile \(profile.name), \(kernel.plugins.count) plugins, data in \(dataDir)\n"
-      FileHandle.standardOutput.write(Data(ready.utf8))
+      store.autoCompact(every: .seconds(300), retain: 100_000)
+      api.start(host: host, port: port) { result in
+        switch result {
+        case .failure(let error):
+          fail("cannot serve the API on \(listen): \(error)")
+        case .success(let bound):
+          let kubeconfig = dataDir + "/kubeconfig"
+          let url = "http://\(api.address)"
+          do {
+            try Kubeconfig.text(server: url).write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+          } catch {
+            fail("cannot write \(kubeconfig): \(error.localizedDescription)")
+          }
+          // Unbuffered, so that whoever started the server sees it the moment it is ready.
+          let ready = "skiff: ready: API on \(url) (port \(bound)), profile \(profile.name), "
+            + "\(kernel.plugins.count) plugins, data in \(dataDir)\n"
+            + "skiff: export KUBECONFIG=\(kubeconfig); kubectl get namespaces\n"
+          FileHandle.standardOutput.write(Data(ready.utf8))
+        }
+      }
+      kernel.stopOnSignals {
+        api.stop()
+        store.close()
+      }
     }
     loop.run()
+  }
+}
+
+enum Kubeconfig {
+  static func text(server: String) -> String {
+    """
+    apiVersion: v1
+    kind: Config
+    clusters:
+    - name: skiff
+      cluster:
+        server: \(server)
+    contexts:
+    - name: skiff
+      context:
+        cluster: skiff
+        user: skiff
+        namespace: default
+    current-context: skiff
+    users:
+    - name: skiff
+      user: {}
+
+    """
   }
 }

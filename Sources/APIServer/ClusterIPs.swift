@@ -1,0 +1,53 @@
+// Service cluster IPs from 10.96.0.0/12, as kube-apiserver's default service range; the first
+// address (10.96.0.1) is the `kubernetes` service's.
+import ObjectModel
+import Store
+
+struct ClusterIPAllocator {
+  private var taken: Set<UInt32> = []
+  private var next: UInt32 = 2
+  private static let base: UInt32 = (10 << 24) | (96 << 16)
+  private static let size: UInt32 = 1 << 20
+
+  /// Marks the addresses existing Services hold.
+  mutating func load(from store: KeyValueStore) {
+    for kv in store.list(prefix: "/registry/core/services/", limit: 0).items {
+      let service = StoredObject.decode(kv)
+      if let ip = service[path: ["spec", "clusterIP"]]?.stringValue, let value = Self.parse(ip) { taken.insert(value) }
+    }
+  }
+
+  /// Fills spec.clusterIP(s) unless the Service asks for none ("None": headless) or names its own.
+  mutating func assign(_ service: inout JSON) {
+    if service[path: ["spec", "type"]]?.stringValue == "ExternalName" { return }
+    if let requested = service[path: ["spec", "clusterIP"]]?.stringValue, !requested.isEmpty {
+      if let value = Self.parse(requested) { taken.insert(value) }
+      service[path: ["spec", "clusterIPs"]] = [.string(requested)]
+      return
+    }
+    for _ in 0..<Self.size {
+      let candidate = Self.base + next
+      next = next + 1 >= Self.size - 1 ? 2 : next + 1
+      if taken.insert(candidate).inserted {
+        let ip = Self.format(candidate)
+        service[path: ["spec", "clusterIP"]] = .string(ip)
+        service[path: ["spec", "clusterIPs"]] = [.string(ip)]
+        return
+      }
+    }
+  }
+
+  mutating func release(_ ip: String) {
+    if let value = Self.parse(ip) { taken.remove(value) }
+  }
+
+  private static func parse(_ text: String) -> UInt32? {
+    let parts = text.split(separator: ".").compactMap { UInt32($0) }
+    guard parts.count == 4, parts.allSatisfy({ $0 < 256 }) else { return nil }
+    return parts.reduce(0) { $0 << 8 | $1 }
+  }
+
+  private static func format(_ value: UInt32) -> String {
+    [24, 16, 8, 0].map { String((value >> UInt32($0)) & 255) }.joined(separator: ".")
+  }
+}

@@ -1,0 +1,180 @@
+// DELETE: DeleteOptions (preconditions, grace period, propagation policy), finalizers and
+// deletionTimestamp, cascading to dependents through ownerReferences, and namespaces that empty
+// themselves before they go.
+import HTTP
+import ObjectModel
+import Store
+
+extension APIServer {
+  struct DeleteOptions {
+    var propagation = "Background"
+    var gracePeriodSeconds: Int64?
+    var preconditionUID: String?
+    var preconditionResourceVersion: String?
+
+    init(_ request: HTTPRequest) throws(APIError) {
+      if !request.body.isEmpty {
+        let body = try RequestBody.json(request)
+        propagation = body["propagationPolicy"]?.stringValue ?? (body["orphanDependents"]?.boolValue == true ? "Orphan" : propagation)
+        gracePeriodSeconds = body["gracePeriodSeconds"]?.intValue
+        preconditionUID = body[path: ["preconditions", "uid"]]?.stringValue
+        preconditionResourceVersion = body[path: ["preconditions", "resourceVersion"]]?.stringValue
+      }
+      if let policy = request.queryValue("propagationPolicy") { propagation = policy }
+      if let grace = request.queryValue("gracePeriodSeconds").flatMap({ Int64($0) }) { gracePeriodSeconds = grace }
+      guard ["Background", "Foreground", "Orphan"].contains(propagation) else {
+        throw APIError.badRequest("propagationPolicy: Unsupported value: \"\(propagation)\": supported values: "
+          + "\"Background\", \"Foreground\", \"Orphan\"")
+      }
+    }
+  }
+
+  func delete(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
+    let options = try DeleteOptions(request)
+    let (kv, object) = try current(target)
+    if let uid = options.preconditionUID, uid != object.uid {
+      throw APIError(409, "Conflict", "Precondition failed: UID in precondition: \(uid), UID in object meta: \(object.uid ?? "")")
+    }
+    if let version = options.preconditionResourceVersion, version != String(kv.modRevision) {
+      throw APIError(409, "Conflict", "Precondition failed: ResourceVersion in precondition: \(version), "
+        + "ResourceVersion in object meta: \(kv.modRevision)")
+    }
+    if isDryRun(request) { return sendObject(responder, 200, object, target.type, request) }
+    deleteObject(target.type, kv: kv, object: object, propagation: options.propagation) { [self] result in
+      switch result {
+      case .success(let final): sendObject(responder, 200, final, target.type, request)
+      case .failure(let error): fail(responder, error)
+      }
+    }
+  }
+
+  /// Deletes one object: marks it (deletionTimestamp) while finalizers remain, empties a
+  /// namespace first, and takes its dependents along as the propagation policy says.
+  func deleteObject(_ type: ResourceType, kv: KeyValue, object: JSON, propagation: String,
+                    completion: @escaping (Result<JSON, APIError>) -> Void) {
+    if type.kind == "Namespace" && type.group.isEmpty { return terminateNamespace(kv: kv, object: object, completion: completion) }
+    guard let uid = object.uid else { return completion(.failure(APIError.internalError("object has no uid"))) }
+    let dependents = self.dependents(of: uid)
+    if propagation == "Orphan" {
+      orphan(dependents, owner: uid)
+    }
+    if !object.finalizers.isEmpty {
+      guard !object.isTerminating else { return completion(.success(object)) }
+      var marked = object
+      marked[path: ["metadata", "resourceVersion"]] = nil
+      marked[path: ["metadata", "deletionTimestamp"]] = .string(Age.now())
+      marked[path: ["metadata", "deletionGracePeriodSeconds"]] = 0
+      return store.update(kv.key, value: StoredObject.encode(marked), expectedModRevision: kv.modRevision) { result in
+        completion(result.map(StoredObject.decode).mapError { APIError.internalError($0.description) })
+      }
+    }
+    let removeOwner = { [self] in
+      store.delete(kv.key, expectedModRevision: nil) { result in
+        switch result {
+        case .success(let deleted):
+          if propagation == "Background" { self.deleteDependents(dependents) {} }
+          if type.kind == "CustomResourceDefinition" { self.stopServingCustomResource(object) }
+          completion(.success(StoredObject.decode(deleted)))
+        case .failure(.notFound): completion(.failure(APIError.notFound(type, object.name)))
+        case .failure(let error): completion(.failure(APIError.internalError(error.description)))
+        }
+      }
+    }
+    // Foreground: dependents go first, then the owner.
+    if propagation == "Foreground" && !dependents.isEmpty {
+      deleteDependents(dependents, then: removeOwner)
+    } else {
+      removeOwner()
+    }
+  }
+
+  /// Objects that name `uid` among their ownerReferences. A scan of the store: the garbage
+  /// collector controller will keep an index instead.
+  func dependents(of uid: String) -> [(ResourceType, KeyValue)] {
+    var found: [(ResourceType, KeyValue)] = []
+    for type in catalog.types {
+      for kv in store.list(prefix: type.keyPrefix, limit: 0).items {
+        // Cheap byte test first: most objects own nothing.
+        guard kv.value.count > 36, containsBytes(kv.value, Array(uid.utf8)) else { continue }
+        let object = StoredObject.decode(kv)
+        let owners = object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []
+        if owners.contains(where: { $0["uid"]?.stringValue == uid }) { found.append((type, kv)) }
+      }
+    }
+    return found
+  }
+
+  private func deleteDependents(_ dependents: [(ResourceType, KeyValue)], then done: @escaping () -> Void) {
+    guard let (type, kv) = dependents.first else { return done() }
+    let object = StoredObject.decode(kv)
+    deleteObject(type, kv: kv, object: object, propagation: "Background") { [self] _ in
+      deleteDependents(Array(dependents.dropFirst()), then: done)
+    }
+  }
+
+  private func orphan(_ dependents: [(ResourceType, KeyValue)], owner uid: String) {
+    for (_, kv) in dependents {
+      var object = StoredObject.decode(kv)
+      let owners = (object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
+      object[path: ["metadata", "ownerReferences"]] = owners.isEmpty ? nil : .array(owners)
+      store.update(kv.key, value: StoredObject.encode(object), expectedModRevision: nil) { _ in }
+    }
+  }
+
+  /// A namespace goes Terminating, its contents are deleted, then it goes.
+  private func terminateNamespace(kv: KeyValue, object: JSON, completion: @escaping (Result<JSON, APIError>) -> Void) {
+    var terminating = object
+    terminating[path: ["metadata", "resourceVersion"]] = nil
+    if !object.isTerminating { terminating[path: ["metadata", "deletionTimestamp"]] = .string(Age.now()) }
+    terminating[path: ["status", "phase"]] = "Terminating"
+    store.update(kv.key, value: StoredObject.encode(terminating), expectedModRevision: nil) { [self] result in
+      switch result {
+      case .success(let marked):
+        completion(.success(StoredObject.decode(marked)))
+        emptyNamespace(object.name) {
+          self.store.delete(kv.key, expectedModRevision: nil) { _ in }
+        }
+      case .failure(let error): completion(.failure(APIError.internalError(error.description)))
+      }
+    }
+  }
+
+  private func emptyNamespace(_ namespace: String, then done: @escaping () -> Void) {
+    var contents: [(ResourceType, KeyValue)] = []
+    for type in catalog.types where type.namespaced {
+      contents += store.list(prefix: "\(type.keyPrefix)\(namespace)/", limit: 0).items.map { (type, $0) }
+    }
+    deleteDependents(contents, then: done)
+  }
+
+  func deleteCollection(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
+    let filter = try ObjectFilter(request)
+    let options = try DeleteOptions(request)
+    let prefix = target.type.keyPrefix + (target.namespace.map { "\($0)/" } ?? "")
+    let matching = store.list(prefix: prefix, limit: 0).items.filter { filter.matches(StoredObject.decode($0)) }
+    var deleted: [JSON] = []
+    func next(_ rest: ArraySlice<KeyValue>) {
+      guard let kv = rest.first else {
+        return send(responder, 200, ["kind": .string(target.type.listKind), "apiVersion": .string(target.type.groupVersion),
+                                     "metadata": ["resourceVersion": .string(String(store.currentRevision))],
+                                     "items": .array(deleted)])
+      }
+      deleteObject(target.type, kv: kv, object: StoredObject.decode(kv), propagation: options.propagation) { result in
+        if case .success(let object) = result { deleted.append(object) }
+        next(rest.dropFirst())
+      }
+    }
+    next(matching[...])
+  }
+}
+
+private func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+  guard needle.count <= haystack.count, let first = needle.first else { return false }
+  var i = 0
+  let last = haystack.count - needle.count
+  while i <= last {
+    if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
+    i += 1
+  }
+  return false
+}

@@ -1,0 +1,122 @@
+// Watches: a chunked stream of newline-delimited {"type","object"} events. With no
+// resourceVersion (or "0") the current state is replayed as ADDED first; otherwise the stream
+// resumes after that revision, or reports 410 Expired when it was compacted away. Selectors are
+// applied to both sides of a change, so objects leaving a selection arrive as DELETED.
+import Foundation
+import HTTP
+import Kernel
+import ObjectModel
+import Store
+
+final class WatchStream {
+  let responder: HTTPResponder
+  var handle: WatchHandle?
+  var timer: LoopTimer?
+  private(set) var ended = false
+  private let onEnd: () -> Void
+
+  init(responder: HTTPResponder, onEnd: @escaping () -> Void) {
+    self.responder = responder
+    self.onEnd = onEnd
+  }
+
+  func write(_ event: JSON) {
+    guard !ended else { return }
+    var bytes = event.serialized()
+    bytes.append(10)
+    responder.write(chunk: bytes)
+  }
+
+  func end() {
+    guard !ended else { return }
+    ended = true
+    timer?.close()
+    onEnd()
+    if responder.isOpen { responder.end() }
+  }
+}
+
+extension APIServer {
+  /// A slow client that lets this much pile up is cut off rather than grow the server.
+  static let maxQueuedWatchBytes = 64 << 20
+
+  func watch(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
+    let filter = try ObjectFilter(request)
+    let type = target.type
+    let table = Tables.wantsTable(accept: request.headers["Accept"])
+    let bookmarks = request.queryValue("allowWatchBookmarks") == "true"
+    let prefix = type.keyPrefix + (target.namespace.map { "\($0)/" } ?? "")
+    let requested = request.queryValue("resourceVersion") ?? ""
+    guard requested.isEmpty || Int64(requested) != nil else {
+      throw APIError.badRequest("invalid resourceVersion \"\(requested)\"")
+    }
+
+    responder.beginStream(status: 200, headers: [("Content-Type", "application/json")])
+    let id = ObjectIdentifier(responder)
+    let stream = WatchStream(responder: responder) { [weak self] in
+      guard let self, let stream = self.watches.removeValue(forKey: id) else { return }
+      if let handle = stream.handle { self.store.cancel(handle) }
+    }
+    watches[id] = stream
+    responder.onClose { stream.end() }
+
+    var columnsSent = false
+    func emit(_ kind: String, _ object: JSON) {
+      if table {
+        let rows = Tables.table(type, [object], resourceVersion: object[path: ["metadata", "resourceVersion"]]?.stringValue,
+                                withColumns: !columnsSent)
+        columnsSent = true
+        stream.write(["type": .string(kind), "object": rows])
+      } else {
+        stream.write(["type": .string(kind), "object": object])
+      }
+      if responder.queuedBytes > Self.maxQueuedWatchBytes { stream.end() }
+    }
+
+    var from = (Int64(requested) ?? 0) + 1
+    if requested.isEmpty || requested == "0" {
+      let snapshot = store.list(prefix: prefix, limit: 0)
+      for kv in snapshot.items {
+        let object = StoredObject.decode(kv)
+        if filter.matches(object) { emit("ADDED", object) }
+      }
+      from = snapshot.revision + 1
+    }
+    do {
+      stream.handle = try store.watch(prefix: prefix, fromRevision: from) { event in
+        guard !stream.ended else { return }
+        let now = StoredObject.decode(event.kv)
+        let before = event.prev.map(StoredObject.decode)
+        let matchesBefore = before.map(filter.matches) ?? false
+        switch event.kind {
+        case .put:
+          let matchesNow = filter.matches(now)
+          if matchesNow { emit(matchesBefore ? "MODIFIED" : "ADDED", now) } else if matchesBefore { emit("DELETED", now) }
+        case .delete:
+          if matchesBefore || filter.matches(now) { emit("DELETED", now) }
+        }
+      }
+    } catch {
+      let compacted: Int64 = if case .compacted(let revision) = error { revision } else { 0 }
+      stream.write(["type": "ERROR", "object": APIError.gone("too old resource version: \(from - 1) (\(compacted))").status])
+      return stream.end()
+    }
+
+    // Bookmarks tell a reflector how far it has read; timeoutSeconds ends the stream.
+    let timeout = request.queryValue("timeoutSeconds").flatMap { UInt64($0) }
+    let bookmarkEvery: UInt64 = 60_000
+    if bookmarks || timeout != nil {
+      let started = DispatchTime.now()
+      stream.timer = loop.scheduleTimer(after: min(bookmarkEvery, (timeout ?? 60) * 1000),
+                                        repeating: min(bookmarkEvery, (timeout ?? 60) * 1000)) { [self] _ in
+        let elapsed = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000_000
+        if let timeout, elapsed >= timeout { return stream.end() }
+        if bookmarks {
+          stream.write(["type": "BOOKMARK",
+                        "object": ["kind": .string(type.kind), "apiVersion": .string(type.groupVersion),
+                                   "metadata": ["resourceVersion": .string(String(store.currentRevision))]]])
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,263 @@
+// Create, replace, patch and the subresources that write (status, scale, binding, eviction).
+// Each write is admitted (defaulted and validated), then committed with the store's optimistic
+// concurrency; the client is answered when the write is durable.
+import Foundation
+import HTTP
+import Kernel
+import ObjectModel
+import Store
+
+extension APIServer {
+  // MARK: Create
+
+  func create(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
+    let type = target.type
+    var object = try RequestBody.object(request, expecting: type)
+    let namespace = try namespaceOf(target, object)
+    var name = object.name
+    if name.isEmpty, let prefix = object[path: ["metadata", "generateName"]]?.stringValue, !prefix.isEmpty {
+      name = prefix + StoredObject.randomSuffix()
+    }
+    guard !name.isEmpty else {
+      throw APIError.invalid(type, "", [APIError.Cause(reason: "FieldValueRequired", field: "metadata.name",
+                                                       message: "Required value: name or generateName is required")])
+    }
+    object[path: ["metadata", "name"]] = .string(name)
+    if let namespace { object[path: ["metadata", "namespace"]] = .string(namespace) }
+    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+      object[path: ["metadata", field]] = nil
+    }
+    object[path: ["metadata", "uid"]] = .string(StoredObject.newUID())
+    object[path: ["metadata", "creationTimestamp"]] = .string(Age.now())
+    if object["spec"] != nil { object[path: ["metadata", "generation"]] = 1 }
+    if type.kind == "Service" { clusterIPs.assign(&object) }
+    let causes = Admission.nameCauses(type, name) + Admission.admit(type, &object, creating: true)
+    guard causes.isEmpty else { throw APIError.invalid(type, name, causes) }
+    if isDryRun(request) { return sendObject(responder, 201, object, type, request) }
+
+    store.create(type.key(namespace: namespace, name: name), value: StoredObject.encode(object)) { [self] result in
+      switch result {
+      case .success(let kv):
+        let stored = StoredObject.decode(kv)
+        if type.kind == "CustomResourceDefinition" { serveCustomResource(stored) }
+        sendObject(responder, 201, stored, type, request)
+      case .failure(.alreadyExists): fail(responder, APIError.alreadyExists(type, name))
+      case .failure(let error): fail(responder, APIError.internalError(error.description))
+      }
+    }
+  }
+
+  /// The namespace a write goes to: the path's, which the body must not contradict, and which
+  /// must exist and not be terminating.
+  func namespaceOf(_ target: ResourceRequest, _ object: JSON) throws(APIError) -> String? {
+    guard target.type.namespaced else { return nil }
+    guard let namespace = target.namespace else {
+      throw APIError.badRequest("the server could not find the requested resource: a namespace is required")
+    }
+    if let declared = object.namespace, !declared.isEmpty, declared != namespace {
+      throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+    }
+    let namespaces = catalog.lookup(group: "", version: "v1", resource: "namespaces")!
+    guard let kv = store.get(namespaces.key(namespace: nil, name: namespace)) else {
+      throw APIError.namespaceNotFound(namespace)
+    }
+    if StoredObject.decode(kv).isTerminating {
+      throw APIError(403, "Forbidden", "\(target.type.qualifiedName) \"\(object.name)\" is forbidden: unable to create "
+        + "new content in namespace \(namespace) because it is being terminated")
+    }
+    return namespace
+  }
+
+  func isDryRun(_ request: HTTPRequest) -> Bool { request.query.contains { $0.0 == "dryRun" && $0.1 == "All" } }
+
+  // MARK: Replace
+
+  func update(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
+    let incoming = try RequestBody.object(request, expecting: target.type)
+    let name = target.name ?? ""
+    guard incoming.name == name else {
+      throw APIError.badRequest("the name of the object (\(incoming.name)) does not match the name on the URL (\(name))")
+    }
+    let (kv, old) = try current(target)
+    if let version = incoming[path: ["metadata", "resourceVersion"]]?.stringValue, !version.isEmpty,
+       version != String(kv.modRevision) {
+      throw APIError.conflict(target.type, name)
+    }
+    let updated = try prepareUpdate(target, old: old, new: incoming)
+    commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
+      switch result {
+      case .success(let stored): sendObject(responder, 200, stored, target.type, request)
+      // A write between our read and the commit: Kubernetes answers 409 for PUT.
+      case .failure(.conflict): fail(responder, APIError.conflict(target.type, name))
+      case .failure(.failed(let error)): fail(responder, error)
+      }
+    }
+  }
+
+  /// The object to store when `new` replaces `old` through `target` (the main resource, its
+  /// status, or a namespace's finalize): server-owned fields stay, the other half stays.
+  func prepareUpdate(_ target: ResourceRequest, old: JSON, new: JSON) throws(APIError) -> JSON {
+    let type = target.type
+    var updated: JSON
+    switch target.subresource {
+    case "status":
+      updated = old
+      updated["status"] = new["status"]
+    case "finalize":
+      updated = old
+      updated[path: ["spec", "finalizers"]] = new[path: ["spec", "finalizers"]]
+    default:
+      updated = new
+      if type.subresources.contains("status") { updated["status"] = old["status"] }
+      for field in ["uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        updated[path: ["metadata", field]] = old[path: ["metadata", field]]
+      }
+      if let generation = old[path: ["metadata", "generation"]]?.intValue, old["spec"] != updated["spec"] {
+        updated[path: ["metadata", "generation"]] = .int(generation + 1)
+      }
+    }
+    updated[path: ["metadata", "resourceVersion"]] = nil
+    if updated["apiVersion"] == nil { updated["apiVersion"] = .string(type.groupVersion) }
+    if updated["kind"] == nil { updated["kind"] = .string(type.kind) }
+    let causes = Admission.admit(type, &updated, creating: false)
+    guard causes.isEmpty else { throw APIError.invalid(type, old.name, causes) }
+    return updated
+  }
+
+  enum CommitFailure: Error { case conflict, failed(APIError) }
+
+  /// Stores `new` over `old` unless nothing changed (then answers `old` untouched, same
+  /// resourceVersion, as kubectl's no-op detection expects); an object whose last finalizer is
+  /// gone while it is being deleted is deleted. `.conflict` means `kv` was stale.
+  func commit(_ target: ResourceRequest, kv: KeyValue, old: JSON, new: JSON, dryRun: Bool,
+              completion: @escaping (Result<JSON, CommitFailure>) -> Void) {
+    var unchanged = old
+    unchanged[path: ["metadata", "resourceVersion"]] = nil
+    if unchanged == new { return completion(.success(old)) }
+    if dryRun {
+      var preview = new
+      preview[path: ["metadata", "resourceVersion"]] = .string(String(kv.modRevision))
+      return completion(.success(preview))
+    }
+    let finish: (Result<KeyValue, StoreError>) -> Void = { result in
+      switch result {
+      case .success(let stored): completion(.success(StoredObject.decode(stored)))
+      case .failure(.conflict): completion(.failure(.conflict))
+      case .failure(.notFound): completion(.failure(.failed(APIError.notFound(target.type, old.name))))
+      case .failure(let error): completion(.failure(.failed(APIError.internalError(error.description))))
+      }
+    }
+    if new.isTerminating && new.finalizers.isEmpty {
+      store.delete(kv.key, expectedModRevision: kv.modRevision, completion: finish)
+    } else {
+      store.update(kv.key, value: StoredObject.encode(new), expectedModRevision: kv.modRevision, completion: finish)
+    }
+  }
+
+  // MARK: Patch
+
+  func patch(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder,
+             attempt: Int = 0) throws(APIError) {
+    let contentType = (request.headers["Content-Type"] ?? "").split(separator: ";").first.map(String.init) ?? ""
+    let name = target.name ?? ""
+    guard let kv = store.get(target.type.key(namespace: target.namespace, name: name)) else {
+      // Server-side apply creates what does not exist yet.
+      if contentType == "application/apply-patch+yaml" { return try create(request, target, responder) }
+      throw APIError.notFound(target.type, name)
+    }
+    let old = StoredObject.decode(kv)
+    let patched = try Patches.apply(contentType, body: request.body, to: old, type: target.type)
+    if let version = patched[path: ["metadata", "resourceVersion"]]?.stringValue, version != String(kv.modRevision) {
+      throw APIError.conflict(target.type, name)
+    }
+    guard patched.name == name else {
+      throw APIError.badRequest("the name of the object (\(patched.name)) does not match the name on the URL (\(name))")
+    }
+    let updated = try prepareUpdate(target, old: old, new: patched)
+    commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
+      switch result {
+      case .success(let stored): sendObject(responder, 200, stored, target.type, request)
+      case .failure(.conflict):
+        // A patch carries no resourceVersion of its own: re-read and re-apply, as Kubernetes does.
+        guard attempt < 5 else { return fail(responder, APIError.conflict(target.type, name)) }
+        do throws(APIError) { try patch(request, target, responder, attempt: attempt + 1) } catch { fail(responder, error) }
+      case .failure(.failed(let error)): fail(responder, error)
+      }
+    }
+  }
+
+  // MARK: Scale
+
+  func updateScale(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
+    let (kv, old) = try current(target)
+    let scale = Self.scale(of: old)
+    let requested: JSON
+    if request.method == "PUT" {
+      requested = try RequestBody.json(request)
+    } else {
+      let contentType = (request.headers["Content-Type"] ?? "").split(separator: ";").first.map(String.init) ?? ""
+      requested = try Patches.apply(contentType, body: request.body, to: scale, type: target.type, schemaKind: "Scale")
+    }
+    guard let replicas = requested[path: ["spec", "replicas"]]?.intValue, replicas >= 0 else {
+      throw APIError.invalid(target.type, old.name, [APIError.Cause(reason: "FieldValueInvalid", field: "spec.replicas",
+                                                                    message: "Invalid value: must be greater than or equal to 0")])
+    }
+    var updated = old
+    updated[path: ["spec", "replicas"]] = .int(replicas)
+    updated = try prepareUpdate(ResourceRequest(type: target.type, namespace: target.namespace, name: target.name,
+                                                subresource: nil), old: old, new: updated)
+    commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
+      switch result {
+      case .success(let stored): send(responder, 200, Self.scale(of: stored))
+      case .failure(.conflict): fail(responder, APIError.conflict(target.type, old.name))
+      case .failure(.failed(let error)): fail(responder, error)
+      }
+    }
+  }
+
+  // MARK: Pods
+
+  /// pods/binding: the scheduler's way of setting spec.nodeName, once.
+  func bind(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
+    let binding = try RequestBody.json(request)
+    guard let node = binding[path: ["target", "name"]]?.stringValue, !node.isEmpty else {
+      throw APIError.invalid(target.type, target.name ?? "", [APIError.Cause(reason: "FieldValueRequired",
+                                                                             field: "target.name", message: "Required value")])
+    }
+    let (kv, old) = try current(target)
+    if let bound = old[path: ["spec", "nodeName"]]?.stringValue, !bound.isEmpty {
+      throw APIError(409, "Conflict", "Operation cannot be fulfilled on pods/binding \"\(old.name)\": pod "
+        + "\(old.name) is already assigned to node \"\(bound)\"")
+    }
+    var updated = old
+    updated[path: ["metadata", "resourceVersion"]] = nil
+    updated[path: ["spec", "nodeName"]] = .string(node)
+    var conditions = (updated[path: ["status", "conditions"]]?.arrayValue ?? []).filter {
+      $0["type"]?.stringValue != "PodScheduled"
+    }
+    conditions.append(["type": "PodScheduled", "status": "True", "lastProbeTime": .null,
+                       "lastTransitionTime": .string(Age.now())])
+    updated[path: ["status", "conditions"]] = .array(conditions)
+    store.update(kv.key, value: StoredObject.encode(updated), expectedModRevision: kv.modRevision) { [self] result in
+      switch result {
+      case .success: send(responder, 201, ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "code": 201])
+      case .failure(.conflict): fail(responder, APIError.conflict(target.type, old.name))
+      case .failure(let error): fail(responder, APIError.internalError(error.description))
+      }
+    }
+  }
+
+  /// pods/eviction: a delete that disruption budgets may refuse (they are checked once the
+  /// disruption controller exists; until then every eviction is allowed).
+  func evict(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
+    _ = try RequestBody.json(request)
+    let (kv, _) = try current(target)
+    store.delete(kv.key, expectedModRevision: nil) { [self] result in
+      switch result {
+      case .success: send(responder, 201, ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "code": 201])
+      case .failure(.notFound): fail(responder, APIError.notFound(target.type, target.name ?? ""))
+      case .failure(let error): fail(responder, APIError.internalError(error.description))
+      }
+    }
+  }
+}
