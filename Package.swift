@@ -12,6 +12,7 @@ func pluginLibrary(_ target: String, product: String, path: String) -> (Product,
 
 let plugins = [
   pluginLibrary("SkiffScheduler", product: "skiff_scheduler", path: "Plugins/Scheduler"),
+  pluginLibrary("SkiffRuntime", product: "skiff_runtime", path: "Plugins/Runtime"),
 ]
 
 let package = Package(
@@ -49,5 +50,6 @@ let package = Package(
     .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI"], exclude: ["Layouts"]),
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffCLITests", dependencies: []),
+    .testTarget(name: "SkiffRuntimeTests", dependencies: ["Kernel", "SkiffTestSupport"]),
   ] + plugins.map(\.1)
 )
