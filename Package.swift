@@ -12,6 +12,7 @@ func pluginLibrary(_ target: String, product: String, path: String) -> (Product,
 
 let plugins = [
   pluginLibrary("SkiffScheduler", product: "skiff_scheduler", path: "Plugins/Scheduler"),
+  pluginLibrary("SkiffRuntime", product: "skiff_runtime", path: "Plugins/Runtime"),
   pluginLibrary("SkiffNetwork", product: "skiff_network", path: "Plugins/Network"),
   pluginLibrary("SkiffStorage", product: "skiff_storage", path: "Plugins/Storage"),
   pluginLibrary("SkiffGPU", product: "skiff_gpu", path: "Plugins/GPU"),
@@ -66,6 +67,7 @@ let package = Package(
     .testTarget(name: "SkiffABITests", dependencies: ["SkiffABI", "SkiffTestSupport"], exclude: ["Layouts"]),
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffCLITests", dependencies: ["SkiffTestSupport"]),
+    .testTarget(name: "SkiffRuntimeTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffNetworkTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffStorageTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "StoreTests", dependencies: ["Store", "SkiffTestSupport"]),
