@@ -5,9 +5,6 @@ import Foundation
 import PluginKit
 import SkiffABI
 
-/// The ABI lets a completion be called, once, from any thread.
-extension skiff_done: @retroactive @unchecked Sendable {}
-
 /// A container's record and what the runtime holds for it while it runs. Guarded by the runtime's
 /// lock.
 final class Container: @unchecked Sendable {

@@ -110,13 +110,14 @@ final class SkiffCommandTests: XCTestCase {
     let server = Process()
     server.executableURL = URL(fileURLWithPath: skiff)
     server.arguments = ["server", "--profile", profile, "--data-dir", dir.appendingPathComponent("data").path,
-                        "--log-level", "info"]
+                        "--listen", "127.0.0.1:0", "--log-level", "info"]
     let stdout = Pipe(), stderr = Pipe()
     server.standardOutput = stdout
     server.standardError = stderr
     try server.run()
-    let ready = stdout.fileHandleForReading.availableData  // blocks until the ready line
-    XCTAssertTrue(String(decoding: ready, as: UTF8.self).hasPrefix("skiff: ready: profile server, 3 plugins"))
+    let ready = String(decoding: stdout.fileHandleForReading.availableData, as: UTF8.self)  // blocks until ready
+    XCTAssertTrue(ready.hasPrefix("skiff: ready: API on http://127.0.0.1:"), ready)
+    XCTAssertTrue(ready.contains("profile server, 3 plugins"), ready)
     kill(server.processIdentifier, signal)
     server.waitUntilExit()
     XCTAssertEqual(server.terminationStatus, 0)
