@@ -78,5 +78,6 @@ let package = Package(
     .testTarget(name: "SkiffAutoscaleTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SkiffTestSupport"]),
     .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel"]),
+    .testTarget(name: "APIServerTests", dependencies: ["APIServer", "ObjectModel", "SkiffTestSupport"]),
   ] + plugins.map(\.1)
 )

@@ -46,20 +46,30 @@ public enum Fixtures {
     repository.appendingPathComponent("Tests/Fixtures/CPlugins/\(name).c").path
   }
 
-  public static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+  /// Runs a command (looked up on PATH), with `stdin` as its input; output is stdout and stderr.
+  public static func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
+    let input = Pipe()
+    process.standardInput = stdin == nil ? FileHandle.nullDevice : input
     try process.run()
+    if let stdin {
+      input.fileHandleForWriting.write(Data(stdin.utf8))
+      try? input.fileHandleForWriting.close()
+    }
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     return (process.terminationStatus, output)
   }
 
-  public struct FixtureError: Error { public let message: String }
+  public struct FixtureError: Error {
+    public let message: String
+    public init(message: String) { self.message = message }
+  }
 }
 
 /// Collects log lines so tests can assert on what plugins said and in which order.
