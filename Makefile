@@ -19,7 +19,7 @@ up: release
 test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(MAKE) examples CONFIG=debug
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-swift-testing
 
 build: deps
 	$(SWIFT) build

@@ -37,6 +37,11 @@ struct Server: ParsableCommand {
         fail(error.description)
       }
       store.autoCompact(every: .seconds(300), retain: 100_000)
+      // Before anything can print "ready": a signal right after it must find the handlers.
+      kernel.stopOnSignals {
+        api.stop()
+        store.close()
+      }
       api.start(host: host, port: port) { result in
         switch result {
         case .failure(let error):
@@ -55,10 +60,6 @@ struct Server: ParsableCommand {
             + "skiff: export KUBECONFIG=\(kubeconfig); kubectl get namespaces\n"
           FileHandle.standardOutput.write(Data(ready.utf8))
         }
-      }
-      kernel.stopOnSignals {
-        api.stop()
-        store.close()
       }
     }
     loop.run()
