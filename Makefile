@@ -44,6 +44,7 @@ deps:
 
 test-deps:
 	@scripts/ensure-packages $(TEST_PACKAGES)
+	@python3 -c "import kubernetes" 2>/dev/null || python3 -m pip install -q kubernetes
 
 clean:
 	rm -rf .build

@@ -78,6 +78,7 @@ let package = Package(
     .testTarget(name: "SkiffAutoscaleTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SkiffTestSupport"]),
     .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel"]),
-    .testTarget(name: "APIServerTests", dependencies: ["APIServer", "ObjectModel", "SkiffTestSupport"]),
+    .testTarget(name: "APIServerTests", dependencies: ["APIServer", "ObjectModel", "SkiffTestSupport"],
+                exclude: ["Clients"]),
   ] + plugins.map(\.1)
 )
