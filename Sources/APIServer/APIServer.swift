@@ -17,6 +17,7 @@ public final class APIServer: @unchecked Sendable {
   public private(set) var address = ""
   var watches: [ObjectIdentifier: WatchStream] = [:]
   var clusterIPs = ClusterIPAllocator()
+  var nodePorts = NodePortAllocator()
 
   /// The Kubernetes version reported: its minor decides which kubectl the dispatcher runs.
   public static let kubernetesVersion = (major: 1, minor: 32, patch: 0)
@@ -34,6 +35,7 @@ public final class APIServer: @unchecked Sendable {
   public func start(host: String, port: Int, ready: @escaping (Result<Int, any Error>) -> Void) {
     loop.preconditionInEventLoop()
     clusterIPs.load(from: store)
+    nodePorts.load(from: store)
     loadCustomResources()
     ensureNamespaces(["default", "kube-system", "kube-public", "kube-node-lease"]) { [self] failure in
       if let failure { return ready(.failure(failure)) }

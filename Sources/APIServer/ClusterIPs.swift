@@ -1,4 +1,4 @@
-// Service cluster IPs from 10.96.0.0/12, as kube-apiserver's default service range; the first
+// Service addresses. Cluster IPs from 10.96.0.0/12, as kube-apiserver's default service range; the first
 // address (10.96.0.1) is the `kubernetes` service's.
 import ObjectModel
 import Store
@@ -49,5 +49,42 @@ struct ClusterIPAllocator {
 
   private static func format(_ value: UInt32) -> String {
     [24, 16, 8, 0].map { String((value >> UInt32($0)) & 255) }.joined(separator: ".")
+  }
+}
+
+/// Node ports from 30000–32767 for NodePort and LoadBalancer Services, as kube-apiserver's default.
+struct NodePortAllocator {
+  private var taken: Set<Int64> = []
+  private var next: Int64 = 30000
+  static let range: ClosedRange<Int64> = 30000...32767
+
+  mutating func load(from store: KeyValueStore) {
+    for kv in store.list(prefix: "/registry/core/services/", limit: 0).items {
+      for port in StoredObject.decode(kv)[path: ["spec", "ports"]]?.arrayValue ?? [] {
+        if let nodePort = port["nodePort"]?.intValue { taken.insert(nodePort) }
+      }
+    }
+  }
+
+  /// Gives each port of a NodePort or LoadBalancer Service a node port unless it names one.
+  mutating func assign(_ service: inout JSON) {
+    let type = service[path: ["spec", "type"]]?.stringValue
+    guard type == "NodePort" || type == "LoadBalancer",
+          var ports = service[path: ["spec", "ports"]]?.arrayValue else { return }
+    for i in ports.indices {
+      if let requested = ports[i]["nodePort"]?.intValue {
+        taken.insert(requested)
+        continue
+      }
+      for _ in Self.range {
+        let candidate = next
+        next = next == Self.range.upperBound ? Self.range.lowerBound : next + 1
+        if taken.insert(candidate).inserted {
+          ports[i]["nodePort"] = .int(candidate)
+          break
+        }
+      }
+    }
+    service[path: ["spec", "ports"]] = .array(ports)
   }
 }

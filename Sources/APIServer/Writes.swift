@@ -30,8 +30,11 @@ extension APIServer {
     object[path: ["metadata", "uid"]] = .string(StoredObject.newUID())
     object[path: ["metadata", "creationTimestamp"]] = .string(Age.now())
     if object["spec"] != nil { object[path: ["metadata", "generation"]] = 1 }
-    if type.kind == "Service" { clusterIPs.assign(&object) }
     let causes = Admission.nameCauses(type, name) + Admission.admit(type, &object, creating: true)
+    if type.kind == "Service" && type.group.isEmpty && causes.isEmpty {
+      clusterIPs.assign(&object)
+      nodePorts.assign(&object)
+    }
     guard causes.isEmpty else { throw APIError.invalid(type, name, causes) }
     if isDryRun(request) { return sendObject(responder, 201, object, type, request) }
 

@@ -56,6 +56,10 @@ final class KubectlTests: XCTestCase {
     XCTAssertEqual(try kubectl("apply", "-f", changed.path),
                    "deployment.apps/ml-model configured\nservice/ml-model unchanged\n")
     XCTAssertEqual(try kubectl("get", "deploy", "ml-model", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"), "4 2")
+    // A LoadBalancer Service gets a cluster IP and a node port, as on Kubernetes.
+    let ports = try kubectl("get", "svc", "ml-model", "-o", "jsonpath={.spec.clusterIP} {.spec.ports[0].nodePort}")
+    XCTAssertTrue(ports.hasPrefix("10.96.0."), ports)
+    XCTAssertTrue((30000...32767).contains(Int(ports.split(separator: " ").last ?? "") ?? 0), ports)
     // Defaults the real server applies, which describe relies on.
     XCTAssertEqual(try kubectl("get", "deploy", "ml-model", "-o",
                                "jsonpath={.spec.template.spec.containers[0].ports[0].protocol} {.spec.strategy.type}"),
