@@ -47,7 +47,7 @@ extension APIServer {
     let bookmarks = request.queryValue("allowWatchBookmarks") == "true"
     let prefix = type.keyPrefix + (target.namespace.map { "\($0)/" } ?? "")
     let requested = request.queryValue("resourceVersion") ?? ""
-    guard requested.isEmpty || Int64(requested) != nil else {
+    guard requested.isEmpty || (Int64(requested) ?? -1) >= 0 else {
       throw APIError.badRequest("invalid resourceVersion \"\(requested)\"")
     }
 

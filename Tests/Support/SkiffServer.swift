@@ -12,7 +12,7 @@ public final class SkiffServer {
   public var kubeconfig: String { dataDir.appendingPathComponent("kubeconfig").path }
 
   /// Starts the server with `plugins` (scheduler only by default) and waits for its ready line.
-  public init(dataDir: URL, plugins: [String] = ["scheduler"]) throws {
+  public init(dataDir: URL, plugins: [String] = ["scheduler"], arguments: [String] = []) throws {
     self.dataDir = dataDir
     try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
     let profile = dataDir.appendingPathComponent("profile.yaml")
@@ -20,6 +20,7 @@ public final class SkiffServer {
       + plugins.map { "  - name: \($0)\n" }.joined()).write(to: profile, atomically: true, encoding: .utf8)
     process.executableURL = URL(fileURLWithPath: Fixtures.buildDirectory + "/skiff")
     process.arguments = ["server", "--profile", profile.path, "--data-dir", dataDir.path, "--listen", "127.0.0.1:0"]
+      + arguments
     process.standardOutput = output
     process.standardError = errors
     try process.run()

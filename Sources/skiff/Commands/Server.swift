@@ -15,6 +15,12 @@ struct Server: ParsableCommand {
   @Option(help: "Where the API listens, host:port.")
   var listen: String = "127.0.0.1:6443"
 
+  @Option(help: "Seconds between compactions of the store's history (as kube-apiserver's --etcd-compaction-interval).")
+  var compactionInterval: Int = 300
+
+  @Option(help: "Revisions of history kept at each compaction; watches from older revisions get 410 Gone.")
+  var compactionRetain: Int64 = 100_000
+
   func run() throws {
     let dataDir = URL(fileURLWithPath: options.dataDir ?? "skiff-data").standardizedFileURL.path
     guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
@@ -36,7 +42,7 @@ struct Server: ParsableCommand {
       } catch {
         fail(error.description)
       }
-      store.autoCompact(every: .seconds(300), retain: 100_000)
+      store.autoCompact(every: .seconds(compactionInterval), retain: compactionRetain)
       // Before anything can print "ready": a signal right after it must find the handlers.
       kernel.stopOnSignals {
         api.stop()
