@@ -79,6 +79,6 @@ let package = Package(
     .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SkiffTestSupport"]),
     .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel"]),
     .testTarget(name: "APIServerTests", dependencies: ["APIServer", "ObjectModel", "SkiffTestSupport"],
-                exclude: ["Clients"]),
+                exclude: ["Clients", "Fixtures"]),
   ] + plugins.map(\.1)
 )

@@ -1,5 +1,5 @@
-// Request bodies: JSON, YAML (converted through the kernel's libyaml parser), each checked for
-// the kind and apiVersion the endpoint serves.
+// Request bodies: JSON, YAML (converted through the kernel's libyaml parser) and Kubernetes
+// protobuf, each checked for the kind and apiVersion the endpoint serves.
 import HTTP
 import Kernel
 import ObjectModel
@@ -19,7 +19,7 @@ enum RequestBody {
         throw APIError.badRequest("the body of the request could not be decoded as JSON: \(error)")
       }
     case "application/vnd.kubernetes.protobuf":
-      throw APIError.unsupportedMediaType(contentType)
+      return try KubernetesProtobuf.decode(request.body)
     default:
       throw APIError.unsupportedMediaType(contentType)
     }
