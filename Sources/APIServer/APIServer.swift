@@ -106,6 +106,13 @@ public final class APIServer: @unchecked Sendable {
           throw APIError.pathNotFound()
         }
         send(responder, 200, list)
+      case .openAPIV2:
+        if request.headers["Accept"]?.contains("protobuf") ?? false {
+          responder.respond(status: 200, headers: [("Content-Type", OpenAPI.v2ProtobufContentType)],
+                            body: OpenAPI.v2Protobuf)
+        } else {
+          send(responder, 200, OpenAPI.v2JSON)
+        }
       case .openAPIIndex:
         send(responder, 200, OpenAPI.index(catalog))
       case .openAPIDocument(let groupVersion):

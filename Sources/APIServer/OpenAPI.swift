@@ -5,6 +5,26 @@
 import ObjectModel
 
 enum OpenAPI {
+  // MARK: v2 (kubectl 1.27 and 1.28 read only this)
+
+  /// A document without definitions: kubectl's client-side validation skips kinds it has no
+  /// schema for, and the server validates them instead.
+  static let v2JSON: JSON = ["swagger": "2.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": [:]]
+
+  /// What kube-openapi answers with (kubectl asks with "@v1.0", which Go cannot parse back).
+  static let v2ProtobufContentType = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+  /// The same document in gnostic's openapi_v2.Document encoding: swagger = 1, info = 2
+  /// (Info: title = 1, version = 2), paths = 8.
+  static let v2Protobuf: [UInt8] = {
+    func field(_ number: UInt8, _ bytes: [UInt8]) -> [UInt8] {
+      [number << 3 | 2, UInt8(bytes.count)] + bytes
+    }
+    let info = field(1, Array("Kubernetes".utf8)) + field(2, Array("v1.32.0".utf8))
+    return field(1, Array("2.0".utf8)) + field(2, info) + field(8, [])
+  }()
+
+  // MARK: v3
   static func index(_ catalog: ResourceCatalog) -> JSON {
     var paths = JSONObject()
     for group in catalog.groups {

@@ -9,6 +9,7 @@ enum Route {
   case groups                         // /apis
   case group(String)                  // /apis/<group>
   case groupVersion(String, String)   // /api/v1, /apis/<group>/<version>
+  case openAPIV2                      // /openapi/v2, for kubectl 1.27 and 1.28
   case openAPIIndex                   // /openapi/v3
   case openAPIDocument(String)        // /openapi/v3/api/v1, /openapi/v3/apis/apps/v1
   case resource(ResourceRequest)
@@ -30,6 +31,7 @@ extension ResourceCatalog {
     case "version" where parts.count == 1: return .version
     case "healthz", "readyz", "livez": return .health(parts[0])
     case "metrics" where parts.count == 1: return .metrics
+    case "openapi" where parts.count == 2 && parts[1] == "v2": return .openAPIV2
     case "openapi" where parts.count >= 2 && parts[1] == "v3":
       return parts.count == 2 ? .openAPIIndex : .openAPIDocument(parts[2...].joined(separator: "/"))
     case "api":

@@ -36,8 +36,8 @@ final class ClientCompatibilityTests: XCTestCase {
       }
       XCTAssertTrue(try run("get", "namespaces").contains("kube-system"), kubectl)
       let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \(name)\ndata:\n  k: v\n"
-      // 1.27 and 1.28 validate against OpenAPI v2 only, which Skiff does not serve yet.
-      let validate = minor >= 29 ? "--validate=strict" : "--validate=false"
+      // 1.27 and 1.28 validate against OpenAPI v2, 1.29 and later against v3.
+      let validate = "--validate=strict"
       XCTAssertEqual(try run("apply", validate, "-f", "-", stdin: manifest), "configmap/\(name) created\n", kubectl)
       XCTAssertEqual(try run("apply", validate, "-f", "-", stdin: manifest.replacingOccurrences(of: "k: v", with: "k: w")),
                      "configmap/\(name) configured\n", kubectl)
