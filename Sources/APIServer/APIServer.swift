@@ -184,7 +184,7 @@ public final class APIServer: @unchecked Sendable {
     if Tables.wantsTable(accept: request.headers["Accept"]) {
       send(responder, code, Tables.table(type, [object], resourceVersion: object[path: ["metadata", "resourceVersion"]]?.stringValue))
     } else {
-      send(responder, code, object)
+      send(responder, code, Conversion.present(object, as: type))
     }
   }
 

@@ -48,7 +48,7 @@ extension APIServer {
     var metadata: JSON = ["resourceVersion": .string(String(revision))]
     if let token { metadata["continue"] = .string(token) }
     send(responder, 200, ["kind": .string(target.type.listKind), "apiVersion": .string(target.type.groupVersion),
-                          "metadata": metadata, "items": .array(items)])
+                          "metadata": metadata, "items": .array(items.map { Conversion.present($0, as: target.type) })])
   }
 
   func getScale(_ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {

@@ -120,6 +120,9 @@ public final class ResourceCatalog: @unchecked Sendable {
     type("batch", "v1", "cronjobs", "cronjob", "CronJob", short: ["cj"], all: true, sub: ["status"]),
     type("autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler",
          short: ["hpa"], all: true, sub: ["status"]),
+    // Stored as v2 (Conversion.swift); kubectl 1.32's `autoscale` still sends v1.
+    type("autoscaling", "v1", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler",
+         short: ["hpa"], sub: ["status"]),
     type("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", short: ["pdb"],
          sub: ["status"]),
     type("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", namespaced: false, short: ["sc"]),

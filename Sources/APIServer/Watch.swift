@@ -68,7 +68,7 @@ extension APIServer {
         columnsSent = true
         stream.write(["type": .string(kind), "object": rows])
       } else {
-        stream.write(["type": .string(kind), "object": object])
+        stream.write(["type": .string(kind), "object": Conversion.present(object, as: type)])
       }
       if responder.queuedBytes > Self.maxQueuedWatchBytes { stream.end() }
     }

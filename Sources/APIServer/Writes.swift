@@ -12,7 +12,7 @@ extension APIServer {
 
   func create(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
     let type = target.type
-    var object = try RequestBody.object(request, expecting: type)
+    var object = Conversion.toStorage(try RequestBody.object(request, expecting: type), from: type)
     let namespace = try namespaceOf(target, object)
     var name = object.name
     if name.isEmpty, let prefix = object[path: ["metadata", "generateName"]]?.stringValue, !prefix.isEmpty {
@@ -76,7 +76,7 @@ extension APIServer {
   // MARK: Replace
 
   func update(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
-    let incoming = try RequestBody.object(request, expecting: target.type)
+    let incoming = Conversion.toStorage(try RequestBody.object(request, expecting: target.type), from: target.type)
     let name = target.name ?? ""
     guard incoming.name == name else {
       throw APIError.badRequest("the name of the object (\(incoming.name)) does not match the name on the URL (\(name))")
@@ -169,7 +169,9 @@ extension APIServer {
       throw APIError.notFound(target.type, name)
     }
     let old = StoredObject.decode(kv)
-    let patched = try Patches.apply(contentType, body: request.body, to: old, type: target.type)
+    let patched = Conversion.toStorage(
+      try Patches.apply(contentType, body: request.body, to: Conversion.present(old, as: target.type), type: target.type),
+      from: target.type)
     if let version = patched[path: ["metadata", "resourceVersion"]]?.stringValue, version != String(kv.modRevision) {
       throw APIError.conflict(target.type, name)
     }

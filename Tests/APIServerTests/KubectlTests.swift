@@ -157,6 +157,20 @@ final class KubectlTests: XCTestCase {
     }
   }
 
+  func testAutoscaleThroughAutoscalingV1IsStoredAsV2() throws {
+    try kubectl("apply", "-f", seedFile("ml-deployment.yaml"))
+    // kubectl 1.32 (what the dispatcher runs for this server) sends autoscaling/v1, as protobuf.
+    XCTAssertEqual(try kubectl("autoscale", "deployment", "ml-model", "--min=2", "--max=5", "--cpu-percent=80"),
+                   "horizontalpodautoscaler.autoscaling/ml-model autoscaled\n")
+    let v2 = try json(try kubectl("get", "--raw", "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/ml-model"))
+    let metric = ((v2["spec"] as? [String: Any])?["metrics"] as? [[String: Any]])?.first
+    XCTAssertEqual(((metric?["resource"] as? [String: Any])?["target"] as? [String: Any])?["averageUtilization"] as? Int, 80)
+    let v1 = try json(try kubectl("get", "--raw", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/ml-model"))
+    XCTAssertEqual(v1["apiVersion"] as? String, "autoscaling/v1")
+    XCTAssertEqual((v1["spec"] as? [String: Any])?["targetCPUUtilizationPercentage"] as? Int, 80)
+    XCTAssertEqual((v1["spec"] as? [String: Any])?["minReplicas"] as? Int, 2)
+  }
+
   func testServerSideApplyCreatesThenUpdates() throws {
     XCTAssertEqual(try kubectl("apply", "--server-side", "-f", seedFile("hpa.yaml")),
                    "horizontalpodautoscaler.autoscaling/ml-model-hpa serverside-applied\n")

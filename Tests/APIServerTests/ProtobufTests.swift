@@ -359,7 +359,8 @@ final class ProtobufTests: XCTestCase {
     for (apiVersion, kind) in kinds {
       XCTAssertNotNil(ProtobufSchema.message(apiVersion: apiVersion, kind: kind), "\(apiVersion) \(kind)")
     }
-    XCTAssertNil(ProtobufSchema.message(apiVersion: "autoscaling/v1", kind: "HorizontalPodAutoscaler"))
+    XCTAssertNotNil(ProtobufSchema.message(apiVersion: "autoscaling/v1", kind: "HorizontalPodAutoscaler"))
+    XCTAssertNil(ProtobufSchema.message(apiVersion: "autoscaling/v1", kind: "Scale"), "no schema, no guessing")
   }
 
   func testTimestampsInRFC3339() {

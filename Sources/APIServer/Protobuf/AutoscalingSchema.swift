@@ -1,8 +1,37 @@
-// k8s.io.api.autoscaling.v2: the HorizontalPodAutoscaler `kubectl autoscale` creates, with every
-// metric source and status and the scaling behavior.
+// k8s.io.api.autoscaling v1 and v2: the HorizontalPodAutoscaler `kubectl autoscale` creates (v1
+// from kubectl 1.32, v2 from 1.33), v2 with every metric source and status and the behavior.
 
 extension ProtobufSchema {
-  static let autoscaling: [ProtobufMessage] = [
+  static let autoscaling: [ProtobufMessage] = autoscalingV1 + autoscalingV2
+
+  /// k8s.io.api.autoscaling.v1, what kubectl 1.32's `autoscale` sends: a CPU target only.
+  static let autoscalingV1: [ProtobufMessage] = [
+    message("autoscaling.v1.HorizontalPodAutoscaler", [
+      1: .metadata,
+      2: .field("spec", .message("HorizontalPodAutoscalerSpec")),
+      3: .field("status", .message("HorizontalPodAutoscalerStatus")),
+    ]),
+    message("autoscaling.v1.HorizontalPodAutoscalerSpec", [
+      1: .field("scaleTargetRef", .message("CrossVersionObjectReference")),
+      2: .pointer("minReplicas", .int32),
+      3: .pointer("maxReplicas", .int32),
+      4: .pointer("targetCPUUtilizationPercentage", .int32),
+    ]),
+    message("autoscaling.v1.CrossVersionObjectReference", [
+      1: .field("kind", .string),
+      2: .field("name", .string),
+      3: .field("apiVersion", .string),
+    ]),
+    message("autoscaling.v1.HorizontalPodAutoscalerStatus", [
+      1: .pointer("observedGeneration", .int64),
+      2: .field("lastScaleTime", .time),
+      3: .pointer("currentReplicas", .int32),
+      4: .pointer("desiredReplicas", .int32),
+      5: .pointer("currentCPUUtilizationPercentage", .int32),
+    ]),
+  ]
+
+  static let autoscalingV2: [ProtobufMessage] = [
     message("autoscaling.v2.HorizontalPodAutoscaler", [
       1: .metadata,
       2: .field("spec", .message("HorizontalPodAutoscalerSpec")),
