@@ -6,16 +6,18 @@ import SkiffTestSupport
 import XCTest
 
 final class KubectlProtobufTests: XCTestCase {
+  private var dir: URL!
   private var server: SkiffServer!
 
   override func setUpWithError() throws {
-    guard (try? Fixtures.run(["kubectl", "version", "--client"]))?.status == 0 else {
-      throw XCTSkip("these tests drive kubectl, which is not installed here")
-    }
-    server = try SkiffServer()
+    dir = try Fixtures.temporaryDirectory()
+    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"))
   }
 
-  override func tearDown() { server?.stop() }
+  override func tearDown() {
+    server?.stop()
+    try? FileManager.default.removeItem(at: dir)
+  }
 
   func testCreateDeployment() throws {
     try server.create(["deployment", "web", "--image=nginx:1.27", "--replicas=3", "--port=80"])
@@ -77,16 +79,12 @@ final class KubectlProtobufTests: XCTestCase {
     XCTAssertEqual(try server.get("priorityclass/high")["value"], 1000)
   }
 
-  /// kubectl 1.32 posts an autoscaling/v1 HorizontalPodAutoscaler, a version Skiff does not serve;
-  /// 1.33 posts autoscaling/v2, as protobuf.
+  /// kubectl 1.33 posts an autoscaling/v2 HorizontalPodAutoscaler as protobuf (1.32's v1 body is
+  /// covered by KubectlTests).
   func testAutoscaleWithKubectl133() throws {
-    let kubectl133 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"
-    guard FileManager.default.isExecutableFile(atPath: kubectl133) else {
-      throw XCTSkip("autoscale needs kubectl 1.33, which is not at \(kubectl133)")
-    }
     try server.create(["deployment", "web", "--image=nginx:1.27"])
     try server.sendsProtobuf(["autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=80"],
-                             kubectl: kubectl133)
+                             kubectl: "/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
     let spec = try server.get("hpa/web")["spec"]
     XCTAssertEqual(spec?["scaleTargetRef"], ["apiVersion": "apps/v1", "kind": "Deployment", "name": "web"])
     XCTAssertEqual(spec?["minReplicas"], 2)
@@ -96,54 +94,7 @@ final class KubectlProtobufTests: XCTestCase {
   }
 }
 
-/// `skiff server` with only the scheduler loaded, on a port the system picks, stopped with SIGTERM.
-private final class SkiffServer {
-  struct Failure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-  }
-
-  private let dir: URL
-  private let process = Process()
-  private let url: String
-
-  init() throws {
-    dir = try Fixtures.temporaryDirectory()
-    let profile = dir.appendingPathComponent("profile.yaml").path
-    try "apiVersion: skiff.dev/v1alpha1\nkind: Profile\nname: protobuf\nplugins:\n  - name: scheduler\n"
-      .write(toFile: profile, atomically: true, encoding: .utf8)
-    let log = dir.appendingPathComponent("server.log").path
-    _ = FileManager.default.createFile(atPath: log, contents: nil)
-    process.executableURL = URL(fileURLWithPath: Fixtures.buildDirectory + "/skiff")
-    process.arguments = ["server", "--profile", profile, "--data-dir", dir.appendingPathComponent("data").path,
-                         "--listen", "127.0.0.1:0"]
-    let stdout = Pipe()
-    process.standardOutput = stdout
-    // A file, not a pipe: nobody reads the log while the server runs, and a full pipe would stall it.
-    process.standardError = FileHandle(forWritingAtPath: log)
-    try process.run()
-
-    // "skiff: ready: API on http://127.0.0.1:PORT (port PORT), ..."
-    var output = ""
-    while !output.contains("\n") {
-      let data = stdout.fileHandleForReading.availableData
-      guard !data.isEmpty else {
-        throw SkiffServer.Failure("skiff server exited before it was ready: "
-          + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
-      }
-      output += String(decoding: data, as: UTF8.self)
-    }
-    guard let start = output.range(of: "API on "), let end = output.range(of: " (", range: start.upperBound..<output.endIndex)
-    else { throw SkiffServer.Failure("no API address in \(output)") }
-    url = String(output[start.upperBound..<end.lowerBound])
-  }
-
-  func stop() {
-    kill(process.processIdentifier, SIGTERM)
-    process.waitUntilExit()
-    try? FileManager.default.removeItem(at: dir)
-  }
-
+extension SkiffServer {
   /// `kubectl create <arguments>`, which must succeed with a protobuf body.
   func create(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
     try sendsProtobuf(["create"] + arguments, file: file, line: line)
@@ -153,20 +104,15 @@ private final class SkiffServer {
   /// checks that it succeeded and that what it sent was protobuf.
   func sendsProtobuf(_ arguments: [String], kubectl: String = "kubectl", file: StaticString = #filePath,
                      line: UInt = #line) throws {
-    let result = try run(["-v=8"] + arguments, kubectl: kubectl)
+    let result = try self.kubectl(["-v=8"] + arguments, binary: kubectl)
     XCTAssertEqual(result.status, 0, result.output, file: file, line: line)
     XCTAssertTrue(result.output.contains("Content-Type: application/vnd.kubernetes.protobuf"),
                   "kubectl \(arguments.joined(separator: " ")) did not send protobuf:\n\(result.output)", file: file, line: line)
   }
 
   func get(_ resource: String) throws -> JSON {
-    let result = try run(["get", resource, "-o", "json"])
-    guard result.status == 0 else { throw SkiffServer.Failure("kubectl get \(resource): \(result.output)") }
+    let result = try kubectl(["get", resource, "-o", "json"])
+    guard result.status == 0 else { throw Fixtures.FixtureError(message: "kubectl get \(resource): \(result.output)") }
     return try JSON.parse(result.output)
-  }
-
-  private func run(_ arguments: [String], kubectl: String = "kubectl") throws -> (status: Int32, output: String) {
-    try Fixtures.run([kubectl, "--server", url, "--cache-dir", dir.appendingPathComponent("kubectl-cache").path]
-                       + arguments)
   }
 }

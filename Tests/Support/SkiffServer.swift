@@ -7,7 +7,6 @@ public final class SkiffServer {
   public let process = Process()
   public private(set) var url = ""
   private let output = Pipe()
-  private let errors = Pipe()
 
   public var kubeconfig: String { dataDir.appendingPathComponent("kubeconfig").path }
 
@@ -22,7 +21,10 @@ public final class SkiffServer {
     process.arguments = ["server", "--profile", profile.path, "--data-dir", dataDir.path, "--listen", "127.0.0.1:0"]
       + arguments
     process.standardOutput = output
-    process.standardError = errors
+    // A file, not a pipe: nobody reads the log while the server runs, and a full pipe would stall it.
+    let log = dataDir.appendingPathComponent("server.log").path
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
+    process.standardError = FileHandle(forWritingAtPath: log)
     try process.run()
     var text = ""
     while !text.contains("\n") {
@@ -31,7 +33,8 @@ public final class SkiffServer {
       text += String(decoding: data, as: UTF8.self)
     }
     guard let range = text.range(of: "API on "), let end = text[range.upperBound...].firstIndex(of: " ") else {
-      throw Fixtures.FixtureError(message: "skiff server did not become ready: \(text)")
+      let log = (try? String(contentsOfFile: dataDir.appendingPathComponent("server.log").path, encoding: .utf8)) ?? ""
+      throw Fixtures.FixtureError(message: "skiff server did not become ready: \(text)\(log)")
     }
     url = String(text[range.upperBound..<end])
   }
