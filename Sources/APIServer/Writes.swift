@@ -38,10 +38,11 @@ extension APIServer {
     guard causes.isEmpty else { throw APIError.invalid(type, name, causes) }
     if isDryRun(request) { return sendObject(responder, 201, object, type, request) }
 
-    store.create(type.key(namespace: namespace, name: name), value: StoredObject.encode(object)) { [self] result in
+    let created = object
+    store.create(type.key(namespace: namespace, name: name), value: StoredObject.encode(created)) { [self] result in
       switch result {
       case .success(let kv):
-        let stored = StoredObject.decode(kv)
+        let stored = StoredObject.stored(created, revision: kv.modRevision)
         if type.kind == "CustomResourceDefinition" { serveCustomResource(stored) }
         sendObject(responder, 201, stored, type, request)
       case .failure(.alreadyExists): fail(responder, APIError.alreadyExists(type, name))
@@ -64,7 +65,7 @@ extension APIServer {
     guard let kv = store.get(namespaces.key(namespace: nil, name: namespace)) else {
       throw APIError.namespaceNotFound(namespace)
     }
-    if StoredObject.decode(kv).isTerminating {
+    if StoredObject.mayBeTerminating(kv), StoredObject.decode(kv).isTerminating {
       throw APIError(403, "Forbidden", "\(target.type.qualifiedName) \"\(object.name)\" is forbidden: unable to create "
         + "new content in namespace \(namespace) because it is being terminated")
     }
@@ -142,15 +143,18 @@ extension APIServer {
       preview[path: ["metadata", "resourceVersion"]] = .string(String(kv.modRevision))
       return completion(.success(preview))
     }
+    let deleting = new.isTerminating && new.finalizers.isEmpty
     let finish: (Result<KeyValue, StoreError>) -> Void = { result in
       switch result {
-      case .success(let stored): completion(.success(StoredObject.decode(stored)))
+      // An update stored `new`; a delete answers with the value it removed.
+      case .success(let stored) where deleting: completion(.success(StoredObject.decode(stored)))
+      case .success(let stored): completion(.success(StoredObject.stored(new, revision: stored.modRevision)))
       case .failure(.conflict): completion(.failure(.conflict))
       case .failure(.notFound): completion(.failure(.failed(APIError.notFound(target.type, old.name))))
       case .failure(let error): completion(.failure(.failed(APIError.internalError(error.description))))
       }
     }
-    if new.isTerminating && new.finalizers.isEmpty {
+    if deleting {
       store.delete(kv.key, expectedModRevision: kv.modRevision, completion: finish)
     } else {
       store.update(kv.key, value: StoredObject.encode(new), expectedModRevision: kv.modRevision, completion: finish)
