@@ -158,8 +158,12 @@ public struct FieldSelector: Sendable, Equatable {
 }
 
 extension StringProtocol {
+  /// Without the spaces at either end. Works on UTF-8 bytes: it runs on every request.
   var trimmingSpaces: String {
-    String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    let bytes = Array(utf8)
+    guard let first = bytes.firstIndex(where: { $0 != 0x20 }),
+          let last = bytes.lastIndex(where: { $0 != 0x20 }) else { return "" }
+    return String(decoding: bytes[first...last], as: UTF8.self)
   }
 
 }
