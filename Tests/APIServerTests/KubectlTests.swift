@@ -7,7 +7,6 @@ import XCTest
 final class KubectlTests: XCTestCase {
   var dir: URL!
   var server: SkiffServer!
-  let seed = URL(fileURLWithPath: "/work/shared/seed-examples")
 
   override func setUpWithError() throws {
     dir = try Fixtures.temporaryDirectory()
@@ -34,10 +33,9 @@ final class KubectlTests: XCTestCase {
     return result.output
   }
 
-  /// The seed's manifests, as the repository ships them (examples/seed), else shared/.
+  /// The seed's manifests, copied verbatim into examples/seed.
   private func seedFile(_ name: String) -> String {
-    let shipped = Fixtures.repository.appendingPathComponent("examples/seed/\(name)")
-    return FileManager.default.fileExists(atPath: shipped.path) ? shipped.path : seed.appendingPathComponent(name).path
+    Fixtures.repository.appendingPathComponent("examples/seed/\(name)").path
   }
 
   private func json(_ text: String) throws -> [String: Any] {
