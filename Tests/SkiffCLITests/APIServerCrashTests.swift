@@ -14,7 +14,7 @@ final class APIServerCrashTests: XCTestCase {
   /// What kill -9 tests is that the answer comes after the commit reached the file: the page
   /// cache survives a killed process, so fsync itself would need a power cut to test.
   func testEveryAcknowledgedCreateSurvivesKillNine() throws {
-    let server = try ServerProcess(dataDir: dir.appendingPathComponent("data").path)
+    let server = try SkiffServer(dataDir: dir.appendingPathComponent("data"))
     defer { server.stop() }
     let address = ServerAddress(port: server.port)
     // Also when the test fails early: the writers must not wait for a server forever.

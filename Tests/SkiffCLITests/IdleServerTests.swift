@@ -12,7 +12,7 @@ final class IdleServerTests: XCTestCase {
 
   func testIdleServerWithAWatchWritesNothingAndUsesNoCPU() throws {
     let dataDir = dir.appendingPathComponent("data").path
-    let server = try ServerProcess(dataDir: dataDir)
+    let server = try SkiffServer(dataDir: URL(fileURLWithPath: dataDir))
     defer { server.stop() }
     let path = "/api/v1/namespaces/default/configmaps"
     let client = try APIClient(port: server.port)

@@ -1,80 +1,8 @@
-// The real `skiff server` as a child process for tests that kill, restart and watch it, and a
-// small blocking HTTP/1.1 client over POSIX sockets to talk to its Kubernetes API.
+// A small blocking HTTP/1.1 client over POSIX sockets, for tests that keep connections open
+// across a server's kills and read watch streams chunk by chunk.
 import Foundation
 import SkiffTestSupport
 import XCTest
-
-/// `skiff server` with the scheduler plugin only, on a data directory and a port of its choosing.
-final class ServerProcess {
-  let dataDir: String
-  private let profile: String
-  private let log: String
-  private var process: Process?
-  private(set) var port = 0
-
-  /// Writes the profile next to `dataDir` and starts the server.
-  init(dataDir: String) throws {
-    self.dataDir = dataDir
-    let parent = URL(fileURLWithPath: dataDir).deletingLastPathComponent().path
-    profile = parent + "/profile.yaml"
-    log = parent + "/server.log"
-    try "apiVersion: skiff.dev/v1alpha1\nkind: Profile\nname: api\nplugins:\n  - name: scheduler\n"
-      .write(toFile: profile, atomically: true, encoding: .utf8)
-    guard FileManager.default.createFile(atPath: log, contents: nil) else { throw ClientError("cannot create \(log)") }
-    try start()
-  }
-
-  deinit { stop() }
-
-  var pid: pid_t { process?.processIdentifier ?? 0 }
-
-  /// Starts the server and waits for its ready line, which names the port.
-  func start() throws {
-    let server = Process()
-    server.executableURL = URL(fileURLWithPath: Fixtures.buildDirectory + "/skiff")
-    server.arguments = ["server", "--profile", profile, "--data-dir", dataDir, "--listen", "127.0.0.1:0"]
-    let stdout = Pipe()
-    server.standardOutput = stdout
-    let errors = try XCTUnwrap(FileHandle(forWritingAtPath: log))
-    errors.seekToEndOfFile()
-    server.standardError = errors
-    try server.run()
-    process = server
-    var output = Data()
-    while !output.contains(10) {
-      let more = stdout.fileHandleForReading.availableData
-      if more.isEmpty { break }
-      output += more
-    }
-    let line = String(decoding: output, as: UTF8.self)
-    guard let portText = line.components(separatedBy: "(port ").dropFirst().first,
-          let port = Int(portText.prefix { $0.isNumber }) else {
-      throw ClientError("skiff server did not become ready: \(line)\n\(serverLog)")
-    }
-    self.port = port
-  }
-
-  /// Ends the server with `signal` and waits for it to exit; SIGKILL is the crash.
-  func kill(_ signal: Int32 = SIGTERM) {
-    guard let process, process.isRunning else { return }
-    Glibc.kill(process.processIdentifier, signal)
-    process.waitUntilExit()
-  }
-
-  func stop() { kill(SIGTERM) }
-
-  /// What the server wrote to stderr over all its starts.
-  var serverLog: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-
-  /// User plus system CPU time the server has used, in clock ticks (/proc/PID/stat fields 14, 15).
-  func cpuTicks() throws -> Int {
-    let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-    // Fields count from after "pid (command)", whose command may hold spaces: state is field 3.
-    let fields = try XCTUnwrap(stat.range(of: ")", options: .backwards)).upperBound
-    let values = stat[fields...].split(separator: " ")
-    return try XCTUnwrap(Int(values[11])) + XCTUnwrap(Int(values[12]))
-  }
-}
 
 struct ClientError: Error, CustomStringConvertible {
   let description: String
