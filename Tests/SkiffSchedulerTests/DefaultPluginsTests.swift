@@ -261,6 +261,20 @@ final class DefaultPluginsTests: KernelTestCase {
     XCTAssertEqual(scores.cpuPod, 70)
   }
 
+  func testRequestedToCapacityRatioLeavesOutResourcesScoringZero() throws {
+    let scores = try strategyScores(#"""
+      {"NodeResourcesFit": {"scoringStrategy": {"type": "RequestedToCapacityRatio", "resources": \#(gpuWeighted),
+       "requestedToCapacityRatio": {"shape": [{"utilization": 0, "score": 0}, {"utilization": 40, "score": 0},
+                                              {"utilization": 100, "score": 10}]}}}}
+      """#)
+    // Shape (0, 0), (40, 0), (100, 100): cpu and GPUs at 50 → 100 × (50 − 40) / 60 = 16.7 → 16;
+    // memory at 37 → 0, which Kubernetes leaves out of the mean: (16 × 1 + 16 × 3) / 4 = 16
+    // (counting it would give 64 / 5 = 12.8 → 13).
+    XCTAssertEqual(scores.gpuPod, 16)
+    // Without GPUs, cpu alone: 16 (counting memory would give 8).
+    XCTAssertEqual(scores.cpuPod, 16)
+  }
+
   func testBadScoringConfigFailsStartNamingTheField() throws {
     let strategy = "config.NodeResourcesFit.scoringStrategy"
     let cases: [(config: String, problem: String)] = [
