@@ -74,6 +74,7 @@ let package = Package(
     // Writes to a store until killed; the crash test runs it and checks what survived.
     .executableTarget(name: "store-torture", dependencies: ["Store", "Kernel"],
                       path: "Tests/Tools/StoreTorture"),
+    .testTarget(name: "SkiffSchedulerTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffGPUTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffAutoscaleTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SkiffTestSupport"]),

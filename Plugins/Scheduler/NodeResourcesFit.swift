@@ -1,20 +1,23 @@
 // NodeResourcesFit: the pod's requests must fit in what the node has left (cpu, memory,
 // ephemeral storage, pod count and every extended resource such as nvidia.com/gpu); among
-// feasible nodes, LeastAllocated scoring spreads load.
+// feasible nodes, the configured ScoringStrategy ranks them (LeastAllocated by default).
 import PluginKit
 import SkiffABI
 
 enum NodeResourcesFit {
-  /// Built once, at start; the kernel keeps its own copy.
-  static var vtable: skiff_scheduler_plugin {
-    PluginHost.vtable(skiff_scheduler_plugin.self, name: "NodeResourcesFit") { vtable in
+  /// Built once, at start; the kernel keeps its own copy. `scoring` lives as long as the process:
+  /// the vtable's `self` points at it.
+  static func vtable(scoring: ScoringStrategy) -> skiff_scheduler_plugin {
+    let strategy = Unmanaged.passRetained(scoring).toOpaque()
+    return PluginHost.vtable(skiff_scheduler_plugin.self, name: "NodeResourcesFit", self: strategy) { vtable in
       vtable.filter = { _, cycle, pod, node in
       let fits = NodeResourcesFit.fits(pod!, node!)
       if !fits { NodeResourcesFit.explain(cycle, pod!, node!) }
       return fits ? SKIFF_OK : SKIFF_UNSCHEDULABLE
     }
-    vtable.score = { _, _, pod, node, score in
-        score!.pointee = NodeResourcesFit.leastAllocated(pod!.pointee, node!.pointee)
+    vtable.score = { strategy, _, pod, node, score in
+        score!.pointee = Unmanaged<ScoringStrategy>.fromOpaque(strategy!).takeUnretainedValue()
+          .score(pod!, node!)
         return SKIFF_OK
       }
     }
@@ -68,16 +71,10 @@ enum NodeResourcesFit {
   static let defaultMilliCPU: Int64 = 100
   static let defaultMemory: Int64 = 200 * 1024 * 1024
 
-  /// LeastAllocated with cpu and memory weighted equally: the share of each left free after
-  /// placing the pod, scaled to 0...100.
-  static func leastAllocated(_ pod: skiff_pod, _ node: skiff_node) -> Int64 {
-    func free(_ allocatable: Int64, _ requested: Int64) -> Int64 {
-      guard allocatable > 0, requested <= allocatable else { return 0 }
-      return (allocatable - requested) * Int64(SKIFF_MAX_NODE_SCORE) / allocatable
-    }
-    let cpu = pod.requests.milli_cpu > 0 ? pod.requests.milli_cpu : defaultMilliCPU
-    let memory = pod.requests.memory > 0 ? pod.requests.memory : defaultMemory
-    return (free(node.allocatable.milli_cpu, node.requested.milli_cpu + cpu)
-      + free(node.allocatable.memory, node.requested.memory + memory)) / 2
+  static func nonZeroMilliCPU(_ pod: skiff_pod) -> Int64 {
+    pod.requests.milli_cpu > 0 ? pod.requests.milli_cpu : defaultMilliCPU
+  }
+  static func nonZeroMemory(_ pod: skiff_pod) -> Int64 {
+    pod.requests.memory > 0 ? pod.requests.memory : defaultMemory
   }
 }

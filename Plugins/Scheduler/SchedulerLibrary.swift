@@ -8,17 +8,26 @@ public func skiffPluginInit(_ host: UnsafePointer<skiff_host>?,
                             _ plugin: UnsafeMutablePointer<skiff_plugin>?) -> Int32 {
   PluginHost.describe(plugin, host: host, name: "scheduler", version: "0.1.0",
                       kind: SKIFF_KIND_SCHEDULER,
-                      summary: "default scheduler plugins: NodeName, NodeUnschedulable, "
-                        + "NodeResourcesFit, TaintToleration",
+                      summary: "default scheduler plugins: PrioritySort, NodeName, NodeUnschedulable, "
+                        + "NodeAffinity, NodePorts, NodeResourcesFit, NodeResourcesBalancedAllocation, "
+                        + "TaintToleration",
                       start: startScheduler)
 }
 
 private let startScheduler: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int) -> skiff_status = {
-  ctx, _, _ in
+  ctx, config, length in
   PluginHost.attach(ctx)
   Names.load()
-  for vtable in [NodeName.vtable, NodeUnschedulable.vtable, NodeResourcesFit.vtable,
-                 TaintToleration.vtable] {
+  let scoring: ScoringStrategy
+  do {
+    scoring = try ScoringStrategy.load(config, length: length)
+  } catch {
+    PluginHost.error("\(error)")
+    return SKIFF_INVALID
+  }
+  for vtable in [PrioritySort.vtable, NodeName.vtable, NodeUnschedulable.vtable, NodeAffinity.vtable,
+                 NodePorts.vtable, NodeResourcesFit.vtable(scoring: scoring),
+                 NodeResourcesBalancedAllocation.vtable, TaintToleration.vtable] {
     let status = PluginHost.register(vtable)
     guard status == SKIFF_OK else { return status }
   }
@@ -28,8 +37,14 @@ private let startScheduler: @convention(c) (OpaquePointer?, UnsafePointer<CChar>
 /// Interned names the plugins compare against, looked up once at start.
 enum Names {
   nonisolated(unsafe) static var unschedulableTaint: skiff_str = 0
+  nonisolated(unsafe) static var metadataName: skiff_str = 0
+  nonisolated(unsafe) static var tcp: skiff_str = 0
+  nonisolated(unsafe) static var anyAddress: skiff_str = 0
 
   static func load() {
     unschedulableTaint = PluginHost.intern("node.kubernetes.io/unschedulable")
+    metadataName = PluginHost.intern("metadata.name")
+    tcp = PluginHost.intern("TCP")
+    anyAddress = PluginHost.intern("0.0.0.0")
   }
 }

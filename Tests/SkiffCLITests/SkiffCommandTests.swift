@@ -47,8 +47,10 @@ final class SkiffCommandTests: XCTestCase {
     XCTAssertTrue(lines.contains("  file:     \(Fixtures.buildDirectory)/libskiff_swifttest.so"))
     XCTAssertTrue(lines.contains { $0.hasPrefix("  services: swifttest.add l(ll), swifttest.add32 i(ii)") },
                   result.output)
-    XCTAssertTrue(lines.contains("  provides: scheduler/NodeName, scheduler/NodeUnschedulable, "
-                                 + "scheduler/NodeResourcesFit, scheduler/TaintToleration"), result.output)
+    XCTAssertTrue(lines.contains("  provides: scheduler/PrioritySort, scheduler/NodeName, "
+                                 + "scheduler/NodeUnschedulable, scheduler/NodeAffinity, scheduler/NodePorts, "
+                                 + "scheduler/NodeResourcesFit, scheduler/NodeResourcesBalancedAllocation, "
+                                 + "scheduler/TaintToleration"), result.output)
   }
 
   func testShippedProfilesLoad() throws {
