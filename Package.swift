@@ -52,10 +52,13 @@ let package = Package(
     .target(name: "HTTP", dependencies: ["Kernel", "CLibUV", "CHTTPParser"]),
     // Kubernetes objects as JSON documents, and the three patch formats; no Foundation, no deps.
     .target(name: "ObjectModel"),
+    // The scheduling framework: queue, snapshot of C structs, cycle, binding; policy in plugins.
+    .target(name: "Scheduling", dependencies: ["Kernel", "Store", "ObjectModel", "SkiffABI"]),
     // The Kubernetes API: REST on the HTTP server, objects in the store.
     .target(name: "APIServer", dependencies: ["Kernel", "HTTP", "Store", "ObjectModel"]),
     .executableTarget(name: "skiff", dependencies: [
-      "Kernel", "APIServer", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      "Kernel", "APIServer", "Scheduling", "Store",
+      .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     // The revisioned key-value store behind the API (etcd's shape, SQLite underneath).
     .target(name: "Store", dependencies: ["CSQLite", "Kernel"]),
@@ -79,6 +82,7 @@ let package = Package(
     .testTarget(name: "SkiffAutoscaleTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "HTTPTests", dependencies: ["HTTP", "SkiffTestSupport"]),
     .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel"]),
+    .testTarget(name: "SchedulingTests", dependencies: ["Scheduling", "SkiffTestSupport"]),
     .testTarget(name: "APIServerTests", dependencies: ["APIServer", "ObjectModel", "SkiffTestSupport"],
                 exclude: ["Clients", "Fixtures"]),
   ] + plugins.map(\.1)

@@ -233,27 +233,84 @@ extension APIServer {
       throw APIError.invalid(target.type, target.name ?? "", [APIError.Cause(reason: "FieldValueRequired",
                                                                              field: "target.name", message: "Required value")])
     }
-    let (kv, old) = try current(target)
+    bindPod(namespace: target.namespace ?? "", name: target.name ?? "", node: node) { [self] result in
+      switch result {
+      case .success: send(responder, 201, ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "code": 201])
+      case .failure(let error): fail(responder, error)
+      }
+    }
+  }
+
+  /// Sets spec.nodeName and PodScheduled=True, once: what pods/binding does, for the scheduler
+  /// in this process as for clients. Loop only.
+  public func bindPod(namespace: String, name: String, node: String,
+                      completion: @escaping (Result<Void, APIError>) -> Void) {
+    let pods = catalog.lookup(group: "", version: "v1", resource: "pods")!
+    guard let kv = store.get(pods.key(namespace: namespace, name: name)) else {
+      return completion(.failure(APIError.notFound(pods, name)))
+    }
+    let old = StoredObject.decode(kv)
     if let bound = old[path: ["spec", "nodeName"]]?.stringValue, !bound.isEmpty {
-      throw APIError(409, "Conflict", "Operation cannot be fulfilled on pods/binding \"\(old.name)\": pod "
-        + "\(old.name) is already assigned to node \"\(bound)\"")
+      return completion(.failure(APIError(409, "Conflict", "Operation cannot be fulfilled on pods/binding \"\(name)\": "
+        + "pod \(name) is already assigned to node \"\(bound)\"")))
     }
     var updated = old
     updated[path: ["metadata", "resourceVersion"]] = nil
     updated[path: ["spec", "nodeName"]] = .string(node)
-    var conditions = (updated[path: ["status", "conditions"]]?.arrayValue ?? []).filter {
-      $0["type"]?.stringValue != "PodScheduled"
-    }
-    conditions.append(["type": "PodScheduled", "status": "True", "lastProbeTime": .null,
-                       "lastTransitionTime": .string(Age.now())])
-    updated[path: ["status", "conditions"]] = .array(conditions)
+    setCondition(&updated, type: "PodScheduled", status: "True", reason: nil, message: nil)
     store.update(kv.key, value: StoredObject.encode(updated), expectedModRevision: kv.modRevision) { [self] result in
       switch result {
-      case .success: send(responder, 201, ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "code": 201])
-      case .failure(.conflict): fail(responder, APIError.conflict(target.type, old.name))
-      case .failure(let error): fail(responder, APIError.internalError(error.description))
+      case .success:
+        recordEvent(about: old, type: "Normal", reason: "Scheduled",
+                    message: "Successfully assigned \(namespace)/\(name) to \(node)", component: "default-scheduler")
+        completion(.success(()))
+      case .failure(.conflict): completion(.failure(APIError.conflict(pods, name)))
+      case .failure(let error): completion(.failure(APIError.internalError(error.description)))
       }
     }
+  }
+
+  /// PodScheduled=False (reason Unschedulable) with the scheduler's explanation, and a
+  /// FailedScheduling event, as kube-scheduler reports a pod that fits nowhere. Loop only.
+  public func reportUnschedulable(namespace: String, name: String, message: String) {
+    let pods = catalog.lookup(group: "", version: "v1", resource: "pods")!
+    guard let kv = store.get(pods.key(namespace: namespace, name: name)) else { return }
+    var pod = StoredObject.decode(kv)
+    let original = pod
+    pod[path: ["metadata", "resourceVersion"]] = nil
+    setCondition(&pod, type: "PodScheduled", status: "False", reason: "Unschedulable", message: message)
+    store.update(kv.key, value: StoredObject.encode(pod), expectedModRevision: kv.modRevision) { _ in }
+    recordEvent(about: original, type: "Warning", reason: "FailedScheduling", message: message,
+                component: "default-scheduler")
+  }
+
+  private func setCondition(_ object: inout JSON, type: String, status: String, reason: String?, message: String?) {
+    var conditions = (object[path: ["status", "conditions"]]?.arrayValue ?? []).filter { $0["type"]?.stringValue != type }
+    var condition: JSON = ["type": .string(type), "status": .string(status), "lastProbeTime": .null,
+                           "lastTransitionTime": .string(Age.now())]
+    if let reason { condition["reason"] = .string(reason) }
+    if let message { condition["message"] = .string(message) }
+    conditions.append(condition)
+    object[path: ["status", "conditions"]] = .array(conditions)
+  }
+
+  /// A core/v1 Event about `object` in its namespace, as `kubectl describe` lists them.
+  public func recordEvent(about object: JSON, type: String, reason: String, message: String, component: String) {
+    let events = catalog.lookup(group: "", version: "v1", resource: "events")!
+    let namespace = object.namespace ?? "default"
+    let name = "\(object.name).\(String(UInt64.random(in: 0..<UInt64.max), radix: 16))"
+    let now = Age.now()
+    let event: JSON = [
+      "apiVersion": "v1", "kind": "Event",
+      "metadata": ["name": .string(name), "namespace": .string(namespace), "uid": .string(StoredObject.newUID()),
+                   "creationTimestamp": .string(now)],
+      "involvedObject": ["apiVersion": object["apiVersion"] ?? "v1", "kind": object["kind"] ?? "Pod",
+                         "namespace": .string(namespace), "name": .string(object.name), "uid": .string(object.uid ?? "")],
+      "type": .string(type), "reason": .string(reason), "message": .string(message),
+      "source": ["component": .string(component)], "reportingComponent": .string(component),
+      "firstTimestamp": .string(now), "lastTimestamp": .string(now), "count": 1,
+    ]
+    store.create(events.key(namespace: namespace, name: name), value: StoredObject.encode(event)) { _ in }
   }
 
   /// pods/eviction: a delete that disruption budgets may refuse (they are checked once the

@@ -19,6 +19,11 @@ public final class SchedulingCycle: @unchecked Sendable {
 
   public func reasons(ofPlugin index: Int) -> [String] { reasons[index] ?? [] }
 
+  /// The reasons a plugin gave since the last take, clearing them: per node, in a filter loop.
+  public func takeReasons(ofPlugin index: Int) -> [String] {
+    reasons.removeValue(forKey: index) ?? []
+  }
+
   func addReason(_ reason: String) { reasons[currentPlugin, default: []].append(reason) }
 
   func setState(_ data: UnsafeMutableRawPointer?,

@@ -4,6 +4,7 @@ import APIServer
 import ArgumentParser
 import Foundation
 import Kernel
+import Scheduling
 import Store
 
 struct Server: ParsableCommand {
@@ -36,6 +37,8 @@ struct Server: ParsableCommand {
       fail("cannot open the store in \(dataDir): \(error)")
     }
     let api = APIServer(loop: loop, store: store, log: kernel.log)
+    let outcomes = SchedulingThroughAPI(api)
+    var scheduler: Scheduler?
     loop.execute {
       do throws(PluginLoadError) {
         try kernel.start()
@@ -45,6 +48,7 @@ struct Server: ParsableCommand {
       store.autoCompact(every: .seconds(compactionInterval), retain: compactionRetain)
       // Before anything can print "ready": a signal right after it must find the handlers.
       kernel.stopOnSignals {
+        scheduler?.stop()
         api.stop()
         store.close()
       }
@@ -53,6 +57,15 @@ struct Server: ParsableCommand {
         case .failure(let error):
           fail("cannot serve the API on \(listen): \(error)")
         case .success(let bound):
+          // Pods are scheduled when the profile loads scheduler plugins.
+          if !kernel.extensions.schedulers.isEmpty {
+            scheduler = Scheduler(kernel: kernel, store: store, outcomes: outcomes)
+            do {
+              try scheduler?.start()
+            } catch {
+              fail("cannot start the scheduler: \(error)")
+            }
+          }
           let kubeconfig = dataDir + "/kubeconfig"
           let url = "http://\(api.address)"
           do {

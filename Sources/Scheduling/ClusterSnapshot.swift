@@ -1,0 +1,156 @@
+// The scheduler's view of the cluster: every node and every pod placed on one, as C structs kept
+// up to date incrementally from the store's watch (and from the framework's own assumptions
+// while bindings are in flight), never rebuilt per cycle.
+import Kernel
+import ObjectModel
+import SkiffABI
+
+/// A pod the snapshot knows: its struct and the arena behind it.
+final class PodInfo {
+  let key: String
+  let namespace: String
+  let name: String
+  let arena = Arena()
+  let pod: UnsafeMutablePointer<skiff_pod>
+  let requests: ResourceVector
+  var nodeName: String?
+
+  init(key: String, object: JSON, id: UInt64, intern: Interner) {
+    self.key = key
+    namespace = object[path: ["metadata", "namespace"]]?.stringValue ?? ""
+    name = object[path: ["metadata", "name"]]?.stringValue ?? ""
+    let requests = PodStruct.requests(object["spec"], intern: intern)
+    self.requests = requests
+    pod = arena.value(PodStruct.build(object, id: id, requests: requests, intern: intern, arena: arena))
+    let bound = object[path: ["spec", "nodeName"]]?.stringValue ?? ""
+    nodeName = bound.isEmpty ? nil : bound
+  }
+}
+
+final class NodeInfo {
+  let name: String
+  let node: UnsafeMutablePointer<skiff_node>
+  private var staticArena = Arena()
+  private var dynamicArena = Arena()
+  private(set) var pods: [PodInfo] = []
+  private var requested = ResourceVector()
+
+  init(name: String, object: JSON, id: UInt64, intern: Interner) {
+    self.name = name
+    node = UnsafeMutablePointer<skiff_node>.allocate(capacity: 1)
+    node.initialize(to: skiff_node())
+    node.pointee.abi_version = SKIFF_ABI_VERSION
+    node.pointee.struct_size = UInt32(MemoryLayout<skiff_node>.size)
+    node.pointee.id = id
+    node.pointee.name = intern(name)
+    update(object, intern: intern)
+  }
+
+  deinit {
+    node.deinitialize(count: 1)
+    node.deallocate()
+  }
+
+  /// The parts that come from the Node object: labels, taints, allocatable, flags.
+  func update(_ object: JSON, intern: Interner) {
+    let arena = Arena()
+    let labels = PodStruct.pairs(object[path: ["metadata", "labels"]], intern: intern)
+    node.pointee.labels = arena.array(labels).map { UnsafePointer($0) }
+    node.pointee.n_labels = UInt32(labels.count)
+    let taints = (object[path: ["spec", "taints"]]?.arrayValue ?? []).map { taint in
+      skiff_taint(key: intern(taint["key"]?.stringValue), value: intern(taint["value"]?.stringValue),
+                  effect: PodStruct.effect(taint["effect"]?.stringValue), reserved0: 0)
+    }
+    node.pointee.taints = arena.array(taints).map { UnsafePointer($0) }
+    node.pointee.n_taints = UInt32(taints.count)
+    let allocatable = object[path: ["status", "allocatable"]]?.objectValue ?? object[path: ["status", "capacity"]]?.objectValue
+    node.pointee.allocatable = ResourceVector(allocatable, intern: intern).cStruct(in: arena)
+    var flags: UInt32 = 0
+    if object[path: ["spec", "unschedulable"]]?.boolValue == true { flags |= SKIFF_NODE_UNSCHEDULABLE }
+    let ready = (object[path: ["status", "conditions"]]?.arrayValue ?? []).first { $0["type"]?.stringValue == "Ready" }
+    if ready?["status"]?.stringValue == "False" { flags |= SKIFF_NODE_NOT_READY }
+    node.pointee.flags = flags
+    node.pointee.generation &+= 1
+    staticArena = arena  // the old arrays go only after the struct points at the new ones
+  }
+
+  func add(_ pod: PodInfo) {
+    pods.append(pod)
+    requested.add(pod.requests)
+    refresh()
+  }
+
+  func remove(_ pod: PodInfo) {
+    guard let index = pods.firstIndex(where: { $0 === pod }) else { return }
+    pods.remove(at: index)
+    requested.subtract(pod.requests)
+    refresh()
+  }
+
+  /// The parts that come from the pods placed here.
+  private func refresh() {
+    let arena = Arena()
+    node.pointee.requested = requested.cStruct(in: arena)
+    let pointers: [UnsafePointer<skiff_pod>?] = pods.map { UnsafePointer($0.pod) }
+    node.pointee.pods = arena.array(pointers).map { UnsafePointer($0) }
+    node.pointee.n_pods = UInt32(pods.count)
+    var ports: [skiff_port] = []
+    for pod in pods where pod.pod.pointee.n_host_ports > 0 {
+      ports += UnsafeBufferPointer(start: pod.pod.pointee.host_ports, count: Int(pod.pod.pointee.n_host_ports))
+    }
+    node.pointee.used_ports = arena.array(ports).map { UnsafePointer($0) }
+    node.pointee.n_used_ports = UInt32(ports.count)
+    node.pointee.generation &+= 1
+    dynamicArena = arena
+  }
+}
+
+final class ClusterSnapshot {
+  let intern: Interner
+  private(set) var nodes: [NodeInfo] = []
+  private var nodeIndex: [String: Int] = [:]
+  /// Pods placed on a node (bound, or assumed while their binding is in flight), by store key.
+  private var placed: [String: PodInfo] = [:]
+  private var nextID: UInt64 = 0
+
+  init(strings: StringTable) { intern = Interner(strings: strings) }
+
+  func newID() -> UInt64 {
+    nextID += 1
+    return nextID
+  }
+
+  func node(named name: String) -> NodeInfo? { nodeIndex[name].map { nodes[$0] } }
+
+  func upsertNode(_ name: String, _ object: JSON) {
+    if let existing = node(named: name) { return existing.update(object, intern: intern) }
+    let info = NodeInfo(name: name, object: object, id: newID(), intern: intern)
+    nodeIndex[name] = nodes.count
+    nodes.append(info)
+    // Pods seen before their node (a watch can deliver them first) join it now.
+    for pod in placed.values where pod.nodeName == name { info.add(pod) }
+  }
+
+  func removeNode(_ name: String) {
+    guard let index = nodeIndex.removeValue(forKey: name) else { return }
+    nodes.remove(at: index)
+    for i in index..<nodes.count { nodeIndex[nodes[i].name] = i }
+  }
+
+  /// Places a pod on its node (replacing what the snapshot knew of it).
+  func place(_ pod: PodInfo) {
+    unplace(pod.key)
+    guard let nodeName = pod.nodeName else { return }
+    placed[pod.key] = pod
+    node(named: nodeName)?.add(pod)
+  }
+
+  func unplace(_ key: String) {
+    guard let old = placed.removeValue(forKey: key) else { return }
+    if let nodeName = old.nodeName { node(named: nodeName)?.remove(old) }
+  }
+
+  func isPlaced(_ key: String) -> Bool { placed[key] != nil }
+
+  var placedCount: Int { placed.count }
+}

@@ -1,0 +1,251 @@
+// The scheduling framework: a priority queue of pods waiting for a node, one scheduling cycle at a
+// time over the snapshot (filter, score, normalize, pick, reserve), and asynchronous binding so
+// the next cycle does not wait for the store. All policy is in scheduler plugins loaded through
+// skiff.h; this file only calls their extension points in Kubernetes' order. Loop only.
+import Foundation
+import Kernel
+import ObjectModel
+import SkiffABI
+import Store
+
+/// Where the framework's decisions go: the API server, so bindings and conditions follow its rules.
+public protocol SchedulingOutcomes: AnyObject {
+  /// pods/binding: sets spec.nodeName and PodScheduled=True, or fails (already bound, gone).
+  func bind(namespace: String, name: String, node: String, completion: @escaping (Bool) -> Void)
+  /// PodScheduled=False with reason Unschedulable and `message`, plus a FailedScheduling event.
+  func reportUnschedulable(namespace: String, name: String, message: String)
+}
+
+public final class Scheduler: @unchecked Sendable {
+  /// Kubernetes' default score weights; extensions not listed (users' own plugins) weigh 1.
+  static let defaultWeights = ["TaintToleration": 3, "NodeAffinity": 2, "InterPodAffinity": 2,
+                               "PodTopologySpread": 2, "NodeResourcesFit": 1,
+                               "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1]
+
+  static let defaultOrder = ["PrioritySort", "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity",
+                             "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity",
+                             "NodeResourcesBalancedAllocation", "ImageLocality"]
+
+  private let kernel: Kernel
+  private let store: KeyValueStore
+  private weak var outcomes: SchedulingOutcomes?
+  private let snapshot: ClusterSnapshot
+  private let queue: SchedulingQueue
+  private let plugins: [(name: String, vtable: skiff_scheduler_plugin, weight: Int64)]
+  private var watches: [WatchHandle] = []
+  private var pumping = false
+  /// Pods known and not yet placed, by store key, with the last message reported for them.
+  private var pending: [String: PodInfo] = [:]
+  private var lastReport: [String: String] = [:]
+  public private(set) var stats = (cycles: 0, scheduled: 0, unschedulable: 0)
+  public private(set) var cycleMicroseconds: [Double] = []
+  /// The last decision for each pod, for `skiff explain`.
+  public private(set) var explanations: [String: Explanation] = [:]
+
+  public struct Explanation: Sendable {
+    public let nodes: Int
+    /// Per plugin: how many nodes it rejected, by reason.
+    public let rejections: [String: [String: Int]]
+    /// For a scheduled pod: the best nodes with each plugin's normalized score.
+    public let top: [(node: String, total: Int64, scores: [String: Int64])]
+    public let chosen: String?
+  }
+
+  public init(kernel: Kernel, store: KeyValueStore, outcomes: SchedulingOutcomes) {
+    self.kernel = kernel
+    self.store = store
+    self.outcomes = outcomes
+    snapshot = ClusterSnapshot(strings: kernel.strings)
+    // Kubernetes' default order: cheap, decisive filters first, since a node's first rejection
+    // is the reason reported for it; other plugins follow in the order they registered.
+    let rank = { (name: String) in Self.defaultOrder.firstIndex(of: name) ?? Self.defaultOrder.count }
+    plugins = kernel.extensions.schedulers.enumerated()
+      .sorted { (rank($0.element.name), $0.offset) < (rank($1.element.name), $1.offset) }
+      .map { ($0.element.name, $0.element.vtable.pointee, Int64(Self.defaultWeights[$0.element.name] ?? 1)) }
+    let sorter = plugins.first { $0.vtable.queue_sort_less != nil }?.vtable
+    queue = SchedulingQueue(less: sorter)
+  }
+
+  // MARK: Watching the cluster
+
+  /// Loads nodes and pods, then follows the store. Loop only.
+  public func start() throws(StoreError) {
+    kernel.loop.preconditionInEventLoop()
+    let nodes = store.list(prefix: "/registry/core/nodes/", limit: 0)
+    for kv in nodes.items { nodeChanged(kv, deleted: false) }
+    let pods = store.list(prefix: "/registry/core/pods/", limit: 0)
+    for kv in pods.items { podChanged(kv, deleted: false) }
+    watches.append(try store.watch(prefix: "/registry/core/nodes/", fromRevision: nodes.revision + 1) { [self] event in
+      nodeChanged(event.kv, deleted: event.kind == .delete)
+    })
+    watches.append(try store.watch(prefix: "/registry/core/pods/", fromRevision: pods.revision + 1) { [self] event in
+      podChanged(event.kv, deleted: event.kind == .delete)
+    })
+    schedulePending()
+  }
+
+  public func stop() {
+    for watch in watches { store.cancel(watch) }
+    watches.removeAll()
+  }
+
+  private func nodeChanged(_ kv: KeyValue, deleted: Bool) {
+    let name = String(kv.key.dropFirst("/registry/core/nodes/".count))
+    if deleted {
+      snapshot.removeNode(name)
+    } else if let object = try? JSON.parse(kv.value) {
+      snapshot.upsertNode(name, object)
+    }
+    // A node that came or changed may fit what did not fit before.
+    queue.moveAllToActive()
+    schedulePending()
+  }
+
+  private func podChanged(_ kv: KeyValue, deleted: Bool) {
+    if deleted {
+      snapshot.unplace(kv.key)
+      pending[kv.key] = nil
+      lastReport[kv.key] = nil
+      explanations[kv.key] = nil
+      queue.remove(kv.key)
+      queue.moveAllToActive()  // freed resources
+      return schedulePending()
+    }
+    guard let object = try? JSON.parse(kv.value) else { return }
+    let info = PodInfo(key: kv.key, object: object, id: snapshot.newID(), intern: snapshot.intern)
+    if info.nodeName != nil {
+      pending[kv.key] = nil
+      queue.remove(kv.key)
+      snapshot.place(info)
+      return
+    }
+    let mine = object[path: ["spec", "schedulerName"]]?.stringValue ?? "default-scheduler" == "default-scheduler"
+    guard mine, object[path: ["metadata", "deletionTimestamp"]] == nil else { return }
+    // An assumed pod whose binding has not been seen yet keeps its place.
+    guard !snapshot.isPlaced(kv.key) else { return }
+    pending[kv.key] = info
+    queue.add(info)
+    schedulePending()
+  }
+
+  // MARK: Cycles
+
+  /// Runs cycles in batches on the loop, yielding between batches so requests keep flowing.
+  private func schedulePending() {
+    guard !pumping, queue.hasActive else { return }
+    pumping = true
+    kernel.loop.execute { [self] in
+      pumping = false
+      var budget = 256
+      while budget > 0, let pod = queue.popActive() {
+        guard pending[pod.key] === pod else { continue }
+        scheduleOne(pod)
+        budget -= 1
+      }
+      if queue.hasActive { schedulePending() } else { queue.armBackoff(loop: kernel.loop) { [self] in schedulePending() } }
+    }
+  }
+
+  private func scheduleOne(_ info: PodInfo) {
+    let started = DispatchTime.now().uptimeNanoseconds
+    defer {
+      stats.cycles += 1
+      let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1000
+      if cycleMicroseconds.count < 1_000_000 { cycleMicroseconds.append(elapsed) }
+    }
+    let cycle = SchedulingCycle()
+    defer { cycle.end() }
+    let pod = UnsafePointer(info.pod)
+    let nodes = snapshot.nodes
+    var rejections: [String: [String: Int]] = [:]
+    var feasible: [NodeInfo] = []
+    feasible.reserveCapacity(nodes.count)
+    var skipped = Set<Int>()
+    for (index, plugin) in plugins.enumerated() {
+      guard let preFilter = plugin.vtable.pre_filter else { continue }
+      cycle.currentPlugin = index
+      var count: UInt32 = 0
+      if preFilter(plugin.vtable.`self`, cycle.handle, pod, nil, &count) == SKIFF_SKIP { skipped.insert(index) }
+    }
+    nodeLoop: for node in nodes {
+      for (index, plugin) in plugins.enumerated() where !skipped.contains(index) {
+        guard let filter = plugin.vtable.filter else { continue }
+        cycle.currentPlugin = index
+        let status = filter(plugin.vtable.`self`, cycle.handle, pod, node.node)
+        if status != SKIFF_OK {
+          let reasons = cycle.takeReasons(ofPlugin: index)
+          for reason in reasons.isEmpty ? ["rejected by \(plugin.name)"] : reasons {
+            rejections[plugin.name, default: [:]][reason, default: 0] += 1
+          }
+          continue nodeLoop
+        }
+      }
+      feasible.append(node)
+    }
+    guard !feasible.isEmpty else { return unschedulable(info, nodes: nodes.count, rejections: rejections) }
+
+    // Score every feasible node with each scoring plugin, normalize, weigh, sum.
+    var totals = [Int64](repeating: 0, count: feasible.count)
+    var perPlugin: [String: [Int64]] = [:]
+    for (index, plugin) in plugins.enumerated() {
+      guard let score = plugin.vtable.score else { continue }
+      cycle.currentPlugin = index
+      var scores = feasible.map { skiff_node_score(node: UnsafePointer($0.node), score: 0) }
+      for i in scores.indices {
+        var value: Int64 = 0
+        if score(plugin.vtable.`self`, cycle.handle, pod, feasible[i].node, &value) == SKIFF_OK { scores[i].score = value }
+      }
+      if let normalize = plugin.vtable.normalize_score {
+        _ = scores.withUnsafeMutableBufferPointer {
+          normalize(plugin.vtable.`self`, cycle.handle, pod, $0.baseAddress, UInt32($0.count))
+        }
+      }
+      for i in scores.indices { totals[i] += scores[i].score * plugin.weight }
+      perPlugin[plugin.name] = scores.map(\.score)
+    }
+    var best = 0
+    for i in totals.indices where totals[i] > totals[best] { best = i }
+    let chosen = feasible[best]
+    let ranked = totals.indices.sorted { totals[$0] > totals[$1] }.prefix(3)
+    explanations[info.key] = Explanation(
+      nodes: nodes.count, rejections: rejections,
+      top: ranked.map { i in (feasible[i].name, totals[i], perPlugin.mapValues { $0[i] }) }, chosen: chosen.name)
+
+    // Reserve: assume the pod on the node so the next cycle sees it there, then bind without waiting.
+    for (index, plugin) in plugins.enumerated() {
+      guard let reserve = plugin.vtable.reserve else { continue }
+      cycle.currentPlugin = index
+      _ = reserve(plugin.vtable.`self`, cycle.handle, pod, chosen.node)
+    }
+    info.nodeName = chosen.name
+    pending[info.key] = nil
+    lastReport[info.key] = nil
+    snapshot.place(info)
+    stats.scheduled += 1
+    outcomes?.bind(namespace: info.namespace, name: info.name, node: chosen.name) { [weak self] bound in
+      guard let self, !bound else { return }
+      // The binding failed (the pod went, or someone else bound it): forget the assumption;
+      // the watch tells us what is true.
+      self.snapshot.unplace(info.key)
+    }
+  }
+
+  private func unschedulable(_ info: PodInfo, nodes: Int, rejections: [String: [String: Int]]) {
+    stats.unschedulable += 1
+    explanations[info.key] = Explanation(nodes: nodes, rejections: rejections, top: [], chosen: nil)
+    var histogram: [String: Int] = [:]
+    for reasons in rejections.values { for (reason, count) in reasons { histogram[reason, default: 0] += count } }
+    let message = Self.message(nodes: nodes, histogram: histogram)
+    queue.parkUnschedulable(info)
+    guard lastReport[info.key] != message else { return }
+    lastReport[info.key] = message
+    outcomes?.reportUnschedulable(namespace: info.namespace, name: info.name, message: message)
+  }
+
+  /// Kubernetes' FitError text: "0/5 nodes are available: 3 Insufficient cpu, 2 node(s) had
+  /// untolerated taint {gpu: true}." with the "count reason" strings sorted as strings.
+  static func message(nodes: Int, histogram: [String: Int]) -> String {
+    let reasons = histogram.map { "\($0.value) \($0.key)" }.sorted()
+    return "0/\(nodes) nodes are available" + (reasons.isEmpty ? "." : ": " + reasons.joined(separator: ", ") + ".")
+  }
+}
