@@ -39,8 +39,11 @@ public final class Scheduler: @unchecked Sendable {
   private var lastReport: [String: String] = [:]
   public private(set) var stats = (cycles: 0, scheduled: 0, unschedulable: 0)
   public private(set) var cycleMicroseconds: [Double] = []
-  /// The last decision for each pod, for `skiff explain`.
+  /// The last decision for each pending pod and for the most recently scheduled ones, for
+  /// `skiff explain`; bounded, so a large cluster does not keep one per pod forever.
   public private(set) var explanations: [String: Explanation] = [:]
+  private var explainedScheduled: [String] = []
+  static let scheduledExplanationsKept = 10_000
 
   public struct Explanation: Sendable {
     public let nodes: Int
@@ -210,6 +213,12 @@ public final class Scheduler: @unchecked Sendable {
     explanations[info.key] = Explanation(
       nodes: nodes.count, rejections: rejections,
       top: ranked.map { i in (feasible[i].name, totals[i], perPlugin.mapValues { $0[i] }) }, chosen: chosen.name)
+    explainedScheduled.append(info.key)
+    if explainedScheduled.count > Self.scheduledExplanationsKept {
+      let forgotten = explainedScheduled.prefix(explainedScheduled.count / 2)
+      explainedScheduled.removeFirst(forgotten.count)
+      for key in forgotten where explanations[key]?.chosen != nil { explanations[key] = nil }
+    }
 
     // Reserve: assume the pod on the node so the next cycle sees it there, then bind without waiting.
     for (index, plugin) in plugins.enumerated() {

@@ -86,15 +86,16 @@ final class KubectlTests: XCTestCase {
     let watcher = Process()
     watcher.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     watcher.arguments = ["KUBECONFIG=\(server.kubeconfig)", "kubectl", "--cache-dir", dir.appendingPathComponent("wc").path,
-                         "get", "pods", "-w", "--output-watch-events", "--request-timeout=20s"]
+                         "get", "configmaps", "-w", "--output-watch-events", "--request-timeout=20s"]
     let output = Pipe()
     watcher.standardOutput = output
     try watcher.run()
     defer { watcher.terminate() }
     Thread.sleep(forTimeInterval: 1)
-    try kubectl("run", "watched", "--image=busybox")
-    try kubectl("label", "pod", "watched", "seen=yes")
-    try kubectl("delete", "pod", "watched")
+    // ConfigMaps, which no controller touches, so every event below is ours.
+    try kubectl("create", "-f", "-", stdin: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"watched"}}"#)
+    try kubectl("label", "configmap", "watched", "seen=yes")
+    try kubectl("delete", "configmap", "watched")
     var text = ""
     let deadline = Date().addingTimeInterval(10)
     while Date() < deadline, !text.contains("DELETED") {
