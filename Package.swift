@@ -55,7 +55,7 @@ let package = Package(
     // The Kubernetes API: REST on the HTTP server, objects in the store.
     .target(name: "APIServer", dependencies: ["Kernel", "HTTP", "Store", "ObjectModel"]),
     .executableTarget(name: "skiff", dependencies: [
-      "Kernel", "APIServer", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      "Kernel", "APIServer", "Store", "ObjectModel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     // The revisioned key-value store behind the API (etcd's shape, SQLite underneath).
     .target(name: "Store", dependencies: ["CSQLite", "Kernel"]),
