@@ -11,7 +11,8 @@ final class SimNodesTests: XCTestCase {
 
   override func setUpWithError() throws {
     dir = try Fixtures.temporaryDirectory()
-    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"))
+    // A fixed port, so that a restarted server is where the simulator left it.
+    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"), arguments: ["--listen", "127.0.0.1:\(try freePort())"])
     template = dir.appendingPathComponent("gpu-node.yaml").path
     try """
       apiVersion: v1
@@ -128,10 +129,42 @@ final class SimNodesTests: XCTestCase {
     let elsewhere = try get("/api/v1/namespaces/default/pods/elsewhere")
     XCTAssertEqual(value(elsewhere, "status", "phase") as? String, "Pending")
     XCTAssertNil(value(elsewhere, "status", "podIP"))
+  }
 
+  func testThePodWatchResumesAfterTheServerRestarts() throws {
+    let sim = try startSim([])
+    defer { sim.terminate(); sim.waitUntilExit() }
+    let port = server.port
+    server.kill(SIGKILL)
+    try server.start()
+    XCTAssertEqual(server.port, port)
+    let pods = server.url + "/api/v1/namespaces/default/pods"
+    XCTAssertEqual(try HTTPClient.send("POST", pods, json: pod("after-restart", nodeName: "sim-node-2")).status, 201)
+    let running = try poll(seconds: 20) { () -> Bool? in
+      try value(get("/api/v1/namespaces/default/pods/after-restart"), "status", "phase") as? String == "Running" ? true : nil
+    }
+    XCTAssertEqual(running, true, "a pod created after the server restarted did not become Running")
+    XCTAssertTrue(sim.isRunning)
   }
 
   // MARK: Helpers
+
+  /// A port nothing listens on now, from the kernel's ephemeral range.
+  private func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let found = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+      }
+    }
+    guard found else { throw Fixtures.FixtureError(message: "no free port: \(String(cString: strerror(errno)))") }
+    return Int(UInt16(bigEndian: address.sin_port))
+  }
 
   /// `skiff sim nodes` on 20 nodes from the template, once it has said they are registered.
   private func startSim(_ arguments: [String]) throws -> Process {

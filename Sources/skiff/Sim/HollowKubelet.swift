@@ -121,6 +121,11 @@ final class HollowKubelet: @unchecked Sendable {
       return
     }
     let phase = pod[path: ["status", "phase"]]?.stringValue ?? "Pending"
+    if phase == "Running", let address = pod[path: ["status", "podIP"]]?.stringValue,
+       address.hasPrefix(nodes.podRange(node)), let last = Int(address.dropFirst(nodes.podRange(node).count)) {
+      // A pod an earlier run started: hand out the addresses after its own, not the same again.
+      podSerials[node] = max(podSerials[node], last)
+    }
     guard phase == "Pending", lock.withLock({ started.insert(uid).inserted }) else { return }
     let podIP = nodes.podIP(node, serial: podSerials[node])
     podSerials[node] += 1

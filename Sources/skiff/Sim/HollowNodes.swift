@@ -60,10 +60,11 @@ struct HollowNodes: Sendable {
 
   func internalIP(_ index: Int) -> String { "10.244.\((index + 1) / 256).\((index + 1) % 256)" }
 
+  /// The first three octets of node `index`'s pod range, with the dot after them.
+  func podRange(_ index: Int) -> String { "10.\(128 + index / 256).\(index % 256)." }
+
   /// The `serial`th address of node `index`'s pod range, skipping .0 and .255.
-  func podIP(_ index: Int, serial: Int) -> String {
-    "10.\(128 + index / 256).\(index % 256).\(1 + serial % 254)"
-  }
+  func podIP(_ index: Int, serial: Int) -> String { podRange(index) + String(1 + serial % 254) }
 
   func node(_ index: Int, now: Date) -> JSON {
     let name = name(index)
@@ -72,7 +73,7 @@ struct HollowNodes: Sendable {
     labels["type"] = "skiff-sim"
     if labels["kubernetes.io/os"] == nil { labels["kubernetes.io/os"] = "linux" }
     if labels["kubernetes.io/arch"] == nil { labels["kubernetes.io/arch"] = "amd64" }
-    let podCIDR = JSON.string("10.\(128 + index / 256).\(index % 256).0/24")
+    let podCIDR = JSON.string(podRange(index) + "0/24")
     return ["apiVersion": "v1", "kind": "Node",
             "metadata": ["name": .string(name), "labels": .object(labels)],
             "spec": ["taints": .array(taints), "podCIDR": podCIDR, "podCIDRs": [podCIDR]],
