@@ -57,7 +57,7 @@ let package = Package(
     // The Kubernetes API: REST on the HTTP server, objects in the store.
     .target(name: "APIServer", dependencies: ["Kernel", "HTTP", "Store", "ObjectModel"]),
     .executableTarget(name: "skiff", dependencies: [
-      "Kernel", "APIServer", "Scheduling", "Store",
+      "Kernel", "APIServer", "Scheduling", "Store", "ObjectModel",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     // The revisioned key-value store behind the API (etcd's shape, SQLite underneath).
