@@ -189,8 +189,9 @@ final class SimNodesTests: XCTestCase {
     return sim
   }
 
+  /// A pod with no nodeName names another scheduler, so that only the test's binding places it.
   private func pod(_ name: String, nodeName: String?) -> String {
-    let node = nodeName.map { #""nodeName":"\#($0)","# } ?? ""
+    let node = nodeName.map { #""nodeName":"\#($0)","# } ?? #""schedulerName":"test-binder","#
     return #"{"metadata":{"name":"\#(name)"},"spec":{\#(node)"tolerations":[{"operator":"Exists"}],"#
       + #""containers":[{"name":"main","image":"busybox:1.36"}]}}"#
   }
