@@ -16,6 +16,10 @@ public final class APIServer: @unchecked Sendable {
   /// What discovery tells clients to use, e.g. "127.0.0.1:6443".
   public private(set) var address = ""
   var watches: [ObjectIdentifier: WatchStream] = [:]
+  /// More /metrics text from the control plane's other parts (the scheduler). Loop only.
+  public var metricsSources: [() -> String] = []
+  /// Answers /debug/scheduler/namespaces/NS/pods/NAME: the scheduler's last decision as JSON.
+  public var schedulerExplanation: ((_ namespace: String, _ name: String) -> String?)?
   var clusterIPs = ClusterIPAllocator()
   var nodePorts = NodePortAllocator()
 
@@ -89,6 +93,11 @@ public final class APIServer: @unchecked Sendable {
                               "goVersion": "swift6", "compiler": "swift", "platform": "linux/amd64"])
       case .health:
         responder.respond(status: 200, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array("ok".utf8))
+      case .schedulerExplanation(let namespace, let name):
+        guard let text = schedulerExplanation?(namespace, name) else {
+          throw APIError(404, "NotFound", "the scheduler has no decision about pod \(namespace)/\(name) (is it scheduled by default-scheduler, and does the profile load scheduler plugins?)")
+        }
+        responder.respond(status: 200, headers: [("Content-Type", "application/json")], body: Array(text.utf8))
       case .metrics:
         responder.respond(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
                           body: Array(metricsText().utf8))
@@ -191,6 +200,7 @@ public final class APIServer: @unchecked Sendable {
   private func metricsText() -> String {
     var text = "# TYPE skiff_store_revision gauge\nskiff_store_revision \(store.currentRevision)\n"
     text += "# TYPE skiff_apiserver_watches gauge\nskiff_apiserver_watches \(watches.count)\n"
+    for source in metricsSources { text += source() }
     return text
   }
 }

@@ -5,6 +5,7 @@ enum Route {
   case version
   case health(String)
   case metrics
+  case schedulerExplanation(String, String)  // /debug/scheduler/namespaces/<ns>/pods/<name>
   case coreGroup                      // /api
   case groups                         // /apis
   case group(String)                  // /apis/<group>
@@ -31,6 +32,8 @@ extension ResourceCatalog {
     case "version" where parts.count == 1: return .version
     case "healthz", "readyz", "livez": return .health(parts[0])
     case "metrics" where parts.count == 1: return .metrics
+    case "debug" where parts.count == 6 && parts[1] == "scheduler" && parts[2] == "namespaces" && parts[4] == "pods":
+      return .schedulerExplanation(parts[3], parts[5])
     case "openapi" where parts.count == 2 && parts[1] == "v2": return .openAPIV2
     case "openapi" where parts.count >= 2 && parts[1] == "v3":
       return parts.count == 2 ? .openAPIIndex : .openAPIDocument(parts[2...].joined(separator: "/"))

@@ -38,7 +38,10 @@ public final class Scheduler: @unchecked Sendable {
   private var pending: [String: PodInfo] = [:]
   private var lastReport: [String: String] = [:]
   public private(set) var stats = (cycles: 0, scheduled: 0, unschedulable: 0)
-  public private(set) var cycleMicroseconds: [Double] = []
+  /// The durations of the most recent cycles, for quantiles.
+  private var cycleMicroseconds: [Double] = []
+  private var cycleCursor = 0
+  static let cyclesKept = 100_000
   /// The last decision for each pending pod and for the most recently scheduled ones, for
   /// `skiff explain`; bounded, so a large cluster does not keep one per pod forever.
   public private(set) var explanations: [String: Explanation] = [:]
@@ -67,6 +70,45 @@ public final class Scheduler: @unchecked Sendable {
       .map { ($0.element.name, $0.element.vtable.pointee, Int64(Self.defaultWeights[$0.element.name] ?? 1)) }
     let sorter = plugins.first { $0.vtable.queue_sort_less != nil }?.vtable
     queue = SchedulingQueue(less: sorter)
+  }
+
+  /// Prometheus text: cycle counts and cycle-time quantiles over the recent cycles.
+  public func metricsText() -> String {
+    let sorted = cycleMicroseconds.sorted()
+    func quantile(_ q: Double) -> Double {
+      sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * q + 0.5))]
+    }
+    return """
+      # TYPE skiff_scheduler_cycles_total counter
+      skiff_scheduler_cycles_total \(stats.cycles)
+      # TYPE skiff_scheduler_scheduled_total counter
+      skiff_scheduler_scheduled_total \(stats.scheduled)
+      # TYPE skiff_scheduler_unschedulable_total counter
+      skiff_scheduler_unschedulable_total \(stats.unschedulable)
+      # TYPE skiff_scheduler_pending_pods gauge
+      skiff_scheduler_pending_pods \(pending.count)
+      # TYPE skiff_scheduler_cycle_microseconds summary
+      skiff_scheduler_cycle_microseconds{quantile="0.5"} \(quantile(0.5))
+      skiff_scheduler_cycle_microseconds{quantile="0.99"} \(quantile(0.99))
+      skiff_scheduler_cycle_microseconds_count \(sorted.count)
+
+      """
+  }
+
+  /// The last decision about a pod as JSON, for `skiff explain`; nil when none is known.
+  public func explanation(namespace: String, name: String) -> String? {
+    guard let explanation = explanations["/registry/core/pods/\(namespace)/\(name)"] else { return nil }
+    var rejected = JSONObject()
+    for (plugin, reasons) in explanation.rejections.sorted(by: { $0.key < $1.key }) {
+      rejected[plugin] = .object(JSONObject(reasons.sorted { $0.key < $1.key }.map { ($0.key, JSON.int(Int64($0.value))) }))
+    }
+    let top: [JSON] = explanation.top.map { entry in
+      ["node": .string(entry.node), "total": .int(entry.total),
+       "scores": .object(JSONObject(entry.scores.sorted { $0.key < $1.key }.map { ($0.key, JSON.int($0.value)) }))]
+    }
+    var json: JSON = ["nodes": .int(Int64(explanation.nodes)), "rejected": .object(rejected), "top": .array(top)]
+    if let chosen = explanation.chosen { json["chosen"] = .string(chosen) }
+    return json.description
   }
 
   // MARK: Watching the cluster
@@ -154,7 +196,12 @@ public final class Scheduler: @unchecked Sendable {
     defer {
       stats.cycles += 1
       let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1000
-      if cycleMicroseconds.count < 1_000_000 { cycleMicroseconds.append(elapsed) }
+      if cycleMicroseconds.count < Self.cyclesKept {
+        cycleMicroseconds.append(elapsed)
+      } else {
+        cycleMicroseconds[cycleCursor] = elapsed
+        cycleCursor = (cycleCursor + 1) % Self.cyclesKept
+      }
     }
     let cycle = SchedulingCycle()
     defer { cycle.end() }

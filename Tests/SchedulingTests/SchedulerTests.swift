@@ -128,6 +128,35 @@ final class SchedulerTests: XCTestCase {
     XCTAssertEqual(try boundNode("db"), "fast")
   }
 
+  func testExplainSaysPerPluginWhyAndMetricsCountCycles() throws {
+    try start()
+    try node("n1", cpu: "2")
+    try node("n2", cpu: "2", taints: #"[{"key":"dedicated","value":"infra","effect":"NoSchedule"}]"#)
+    try pod("fits")
+    XCTAssertEqual(try boundNode("fits"), "n1")
+    try pod("too-big", cpu: "3")
+    _ = try scheduledCondition("too-big")
+    let skiff = Fixtures.buildDirectory + "/skiff"
+    let pending = try Fixtures.run([skiff, "explain", "pod", "too-big", "--server", server.url])
+    XCTAssertEqual(pending.status, 0, pending.output)
+    XCTAssertEqual(pending.output, """
+      pod default/too-big: pending; 0/2 nodes are available
+        NodeResourcesFit rejected 1 node:
+          1 Insufficient cpu
+        TaintToleration rejected 1 node:
+          1 node(s) had untolerated taint {dedicated: infra}
+
+      """)
+    let scheduled = try Fixtures.run([skiff, "explain", "pod", "fits", "--server", server.url])
+    XCTAssertTrue(scheduled.output.hasPrefix("pod default/fits: scheduled to n1\n"), scheduled.output)
+    XCTAssertTrue(scheduled.output.contains("    n1  "), scheduled.output)
+    let missing = try Fixtures.run([skiff, "explain", "pod", "ghost", "--server", server.url])
+    XCTAssertEqual(missing.status, 1)
+    let metrics = try HTTPClient.send("GET", server.url + "/metrics").text
+    XCTAssertTrue(metrics.contains("skiff_scheduler_scheduled_total 1\n"), metrics)
+    XCTAssertTrue(metrics.contains("skiff_scheduler_cycle_microseconds{quantile=\"0.99\"}"), metrics)
+  }
+
   func testFitErrorMessageSortsLikeKubernetes() {
     XCTAssertEqual(Scheduler.message(nodes: 5000, histogram: ["Insufficient nvidia.com/gpu": 4990,
                                                               "node(s) had untolerated taint {gpu: true}": 10]),

@@ -62,6 +62,8 @@ struct Server: ParsableCommand {
             scheduler = Scheduler(kernel: kernel, store: store, outcomes: outcomes)
             do {
               try scheduler?.start()
+              api.metricsSources.append { scheduler?.metricsText() ?? "" }
+              api.schedulerExplanation = { scheduler?.explanation(namespace: $0, name: $1) }
             } catch {
               fail("cannot start the scheduler: \(error)")
             }

@@ -2,29 +2,6 @@
 // simulator's requests from one queue: thousands of hollow nodes without a thread or socket each.
 import Foundation
 
-/// Where the API server listens, from `--server http://HOST:PORT`.
-struct ServerAddress: Sendable {
-  let host: String
-  let port: Int
-
-  init(_ url: String) throws(ConnectionError) {
-    guard url.hasPrefix("http://") else {
-      throw ConnectionError("--server \(url): only plain http:// URLs are supported (e.g. http://127.0.0.1:6443)")
-    }
-    let authority = url.dropFirst(7).prefix { $0 != "/" }
-    let parts = authority.split(separator: ":")
-    guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
-      throw ConnectionError("--server \(url): expected http://HOST:PORT")
-    }
-    host = String(parts[0])
-    self.port = port
-  }
-
-  func connect(receiveTimeoutSeconds: Int = 30) throws(ConnectionError) -> KeepAliveConnection {
-    try KeepAliveConnection(host: host, port: port, receiveTimeoutSeconds: receiveTimeoutSeconds)
-  }
-}
-
 final class APIWorkers: @unchecked Sendable {
   typealias Job = @Sendable (KeepAliveConnection) throws -> Void
   typealias FailureHandler = @Sendable (any Error) -> Void
