@@ -112,6 +112,16 @@ final class ClusterSnapshot {
   /// Pods placed on a node (bound, or assumed while their binding is in flight), by store key.
   private var placed: [String: PodInfo] = [:]
   private var nextID: UInt64 = 0
+  /// Every node's struct, in `nodes` order, for host->cycle_nodes; rebuilt when nodes come or go,
+  /// which happens only between cycles, so a cycle may hold it.
+  private(set) var nodeArray = Arena()
+  private(set) var nodeArrayBase: UnsafePointer<UnsafePointer<skiff_node>?>?
+
+  private func rebuildNodeArray() {
+    let arena = Arena()
+    nodeArrayBase = arena.array(nodes.map { UnsafePointer($0.node) }).map { UnsafePointer($0) }
+    nodeArray = arena
+  }
 
   init(strings: StringTable) { intern = Interner(strings: strings) }
 
@@ -127,6 +137,7 @@ final class ClusterSnapshot {
     let info = NodeInfo(name: name, object: object, id: newID(), intern: intern)
     nodeIndex[name] = nodes.count
     nodes.append(info)
+    rebuildNodeArray()
     // Pods seen before their node (a watch can deliver them first) join it now.
     for pod in placed.values where pod.nodeName == name { info.add(pod) }
   }
@@ -134,6 +145,7 @@ final class ClusterSnapshot {
   func removeNode(_ name: String) {
     guard let index = nodeIndex.removeValue(forKey: name) else { return }
     nodes.remove(at: index)
+    rebuildNodeArray()
     for i in index..<nodes.count { nodeIndex[nodes[i].name] = i }
   }
 

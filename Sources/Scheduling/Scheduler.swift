@@ -207,6 +207,8 @@ public final class Scheduler: @unchecked Sendable {
     defer { cycle.end() }
     let pod = UnsafePointer(info.pod)
     let nodes = snapshot.nodes
+    cycle.nodes = snapshot.nodeArrayBase
+    cycle.nodeCount = UInt32(nodes.count)
     var rejections: [String: [String: Int]] = [:]
     var feasible: [NodeInfo] = []
     feasible.reserveCapacity(nodes.count)

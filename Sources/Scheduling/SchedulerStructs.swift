@@ -152,6 +152,42 @@ enum PodStruct {
     pod.preferred_node_terms = arena.array(preferred).map { UnsafePointer($0) }
     pod.n_preferred_node_terms = UInt32(preferred.count)
 
+    let podAffinity = spec?[path: ["affinity", "podAffinity"]]
+    let podAntiAffinity = spec?[path: ["affinity", "podAntiAffinity"]]
+    let namespace = object[path: ["metadata", "namespace"]]?.stringValue
+    func requiredTerms(_ section: JSON?) -> [skiff_pod_term] {
+      (section?["requiredDuringSchedulingIgnoredDuringExecution"]?.arrayValue ?? [])
+        .map { podTerm($0, weight: 0, namespace: namespace, intern: intern, arena: arena) }
+    }
+    func preferredTerms(_ section: JSON?) -> [skiff_pod_term] {
+      (section?["preferredDuringSchedulingIgnoredDuringExecution"]?.arrayValue ?? []).map {
+        podTerm($0["podAffinityTerm"] ?? [:], weight: Int32(truncatingIfNeeded: $0["weight"]?.intValue ?? 1),
+                namespace: namespace, intern: intern, arena: arena)
+      }
+    }
+    let affinityTerms = requiredTerms(podAffinity), preferredAffinity = preferredTerms(podAffinity)
+    let antiTerms = requiredTerms(podAntiAffinity), preferredAnti = preferredTerms(podAntiAffinity)
+    pod.affinity = arena.array(affinityTerms).map { UnsafePointer($0) }
+    pod.n_affinity = UInt32(affinityTerms.count)
+    pod.preferred_affinity = arena.array(preferredAffinity).map { UnsafePointer($0) }
+    pod.n_preferred_affinity = UInt32(preferredAffinity.count)
+    pod.anti_affinity = arena.array(antiTerms).map { UnsafePointer($0) }
+    pod.n_anti_affinity = UInt32(antiTerms.count)
+    pod.preferred_anti_affinity = arena.array(preferredAnti).map { UnsafePointer($0) }
+    pod.n_preferred_anti_affinity = UInt32(preferredAnti.count)
+
+    let spread = (spec?["topologySpreadConstraints"]?.arrayValue ?? []).map { constraint in
+      skiff_spread_constraint(
+        max_skew: Int32(truncatingIfNeeded: constraint["maxSkew"]?.intValue ?? 1),
+        min_domains: Int32(truncatingIfNeeded: constraint["minDomains"]?.intValue ?? 0),
+        topology_key: intern(constraint["topologyKey"]?.stringValue),
+        when_unsatisfiable: constraint["whenUnsatisfiable"]?.stringValue == "ScheduleAnyway"
+          ? SKIFF_SPREAD_SCHEDULE_ANYWAY : SKIFF_SPREAD_DO_NOT_SCHEDULE,
+        selector: labelSelector(constraint["labelSelector"], intern: intern, arena: arena))
+    }
+    pod.spread = arena.array(spread).map { UnsafePointer($0) }
+    pod.n_spread = UInt32(spread.count)
+
     var ports: [skiff_port] = []
     for container in spec?["containers"]?.arrayValue ?? [] {
       for port in container["ports"]?.arrayValue ?? [] {
@@ -180,6 +216,36 @@ enum PodStruct {
     }
     return skiff_node_term(match_labels: selector(term["matchExpressions"]?.arrayValue ?? []),
                            match_fields: selector(term["matchFields"]?.arrayValue ?? []))
+  }
+
+  /// A pod (anti-)affinity term; no namespaces means the pod's own.
+  private static func podTerm(_ term: JSON, weight: Int32, namespace: String?, intern: Interner, arena: Arena)
+    -> skiff_pod_term {
+    var namespaces = (term["namespaces"]?.arrayValue ?? []).map { intern($0.stringValue) }
+    if namespaces.isEmpty, let namespace { namespaces = [intern(namespace)] }
+    return skiff_pod_term(selector: labelSelector(term["labelSelector"], intern: intern, arena: arena),
+                          namespaces: arena.array(namespaces).map { UnsafePointer($0) },
+                          n_namespaces: UInt32(namespaces.count), topology_key: intern(term["topologyKey"]?.stringValue),
+                          weight: weight, reserved0: 0)
+  }
+
+  /// matchLabels become IN requirements with one value; matchExpressions keep their operator.
+  static func labelSelector(_ selector: JSON?, intern: Interner, arena: Arena) -> skiff_selector {
+    var requirements: [skiff_requirement] = []
+    for (key, value) in selector?["matchLabels"]?.objectValue ?? [:] {
+      requirements.append(skiff_requirement(key: intern(key), op: SKIFF_SELECTOR_IN,
+                                            values: arena.array([intern(value.stringValue)]).map { UnsafePointer($0) },
+                                            n_values: 1, reserved0: 0))
+    }
+    for expression in selector?["matchExpressions"]?.arrayValue ?? [] {
+      let values = (expression["values"]?.arrayValue ?? []).map { intern($0.stringValue) }
+      requirements.append(skiff_requirement(key: intern(expression["key"]?.stringValue),
+                                            op: selectorOp(expression["operator"]?.stringValue),
+                                            values: arena.array(values).map { UnsafePointer($0) },
+                                            n_values: UInt32(values.count), reserved0: 0))
+    }
+    return skiff_selector(requirements: arena.array(requirements).map { UnsafePointer($0) },
+                          n_requirements: UInt32(requirements.count), reserved0: 0)
   }
 
   private static func selectorOp(_ text: String?) -> skiff_selector_op {

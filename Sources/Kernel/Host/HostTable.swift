@@ -223,6 +223,12 @@ enum HostTable {
     host.cycle_get = { cycle in
       SchedulingCycle.from(cycle)?.getState()
     }
+    host.cycle_nodes = { cycle, nodes, count in
+      guard let cycle = SchedulingCycle.from(cycle) else { return SKIFF_INVALID }
+      nodes?.pointee = cycle.nodes
+      count?.pointee = cycle.nodeCount
+      return SKIFF_OK
+    }
     host.permit_allow = { ctx, pod, plugin in
       withContext(ctx, SKIFF_INVALID) { context in
         context.kernel.permits?.allow(pod: pod, plugin: text(plugin) ?? context.name) ?? SKIFF_NOT_FOUND

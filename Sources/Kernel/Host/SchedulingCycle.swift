@@ -2,9 +2,14 @@
 // plugin's reasons and one state pointer per plugin. The scheduling framework creates one per
 // cycle and sets `currentPlugin` before each call into a plugin.
 
+import SkiffABI
+
 public final class SchedulingCycle: @unchecked Sendable {
   /// Index of the plugin being called, in the framework's own numbering.
   public var currentPlugin = 0
+  /// The snapshot's nodes, for plugins that look across the cluster (host->cycle_nodes).
+  public var nodes: UnsafePointer<UnsafePointer<skiff_node>?>?
+  public var nodeCount: UInt32 = 0
   private var reasons: [Int: [String]] = [:]
   private var state: [Int: (data: UnsafeMutableRawPointer?, release: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?)] = [:]
 

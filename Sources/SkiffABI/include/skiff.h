@@ -37,8 +37,10 @@
 extern "C" {
 #endif
 
-/* Bumped whenever any struct below changes size or field offsets. */
-#define SKIFF_ABI_VERSION 1u
+/* Bumped whenever any struct below changes size or field offsets.
+ *   1  the first layout
+ *   2  skiff_host.cycle_nodes appended */
+#define SKIFF_ABI_VERSION 2u
 
 /* The exported entry symbol's name, for dlsym and for `#define SKIFF_EXPORT`. */
 #define SKIFF_ENTRY_SYMBOL "skiff_plugin_init"
@@ -679,6 +681,13 @@ struct skiff_host {
   /* Resolve a pod waiting at Permit (by the pod's id). Any thread. */
   skiff_status (*permit_allow)(skiff_ctx *ctx, uint64_t pod_id, const char *plugin);
   skiff_status (*permit_reject)(skiff_ctx *ctx, uint64_t pod_id, const char *reason);
+
+  /* ABI version 2 and later (check struct_size). */
+
+  /* Every node of the cycle's snapshot with the pods placed on it, borrowed for the cycle: what
+   * plugins that count across the cluster (pod affinity, topology spread) read in pre_filter and
+   * pre_score. Call only from inside a scheduler slot with its cycle. */
+  skiff_status (*cycle_nodes)(skiff_cycle *cycle, const skiff_node *const **nodes, uint32_t *n_nodes);
 };
 
 /* The one symbol a plugin library exports. */
