@@ -177,7 +177,8 @@ public final class Scheduler: @unchecked Sendable {
 
   /// Runs cycles in batches on the loop, yielding between batches so requests keep flowing.
   private func schedulePending() {
-    guard !pumping, queue.hasActive else { return }
+    guard !pumping else { return }
+    guard queue.hasActive else { return queue.armBackoff(loop: kernel.loop) { [weak self] in self?.schedulePending() } }
     pumping = true
     kernel.loop.execute { [self] in
       pumping = false
@@ -187,7 +188,7 @@ public final class Scheduler: @unchecked Sendable {
         scheduleOne(pod)
         budget -= 1
       }
-      if queue.hasActive { schedulePending() } else { queue.armBackoff(loop: kernel.loop) { [self] in schedulePending() } }
+      schedulePending()
     }
   }
 

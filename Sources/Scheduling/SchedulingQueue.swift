@@ -1,7 +1,8 @@
 // Pods waiting to be scheduled: an active heap in queue-sort order (the profile's queue_sort
 // plugin, PrioritySort by default), an unschedulable pool that cluster events move back, and an
 // exponential back-off per pod (1 s doubling to 10 s, as kube-scheduler) so a pod that keeps
-// failing does not spin. Loop only.
+// failing does not spin. As in kube-scheduler, a parked pod is retried after a cluster event (once
+// its back-off is over) or after five minutes; an idle cluster costs nothing. Loop only.
 import Foundation
 import Kernel
 import SkiffABI
@@ -15,9 +16,13 @@ final class SchedulingQueue {
   private let less: skiff_scheduler_plugin?
   private var heap: [Entry] = []
   private var queued: Set<String> = []
-  /// Pods that fitted nowhere, with when they may be tried again and how often they failed.
-  private var unschedulable: [String: (pod: PodInfo, attempts: Int, notBefore: UInt64)] = [:]
+  /// Pods that fitted nowhere: how often they failed, when their back-off ends, and whether a
+  /// cluster event since then asks for a retry as soon as it does.
+  private var unschedulable: [String: (pod: PodInfo, attempts: Int, notBefore: UInt64, woken: Bool)] = [:]
+  /// kube-scheduler's podMaxInUnschedulablePodsDuration.
+  static let flushAfter: UInt64 = 300_000_000_000
   private var backoffTimer: LoopTimer?
+  private var backoffDeadline: UInt64 = 0
 
   init(less: skiff_scheduler_plugin?) { self.less = less }
 
@@ -44,31 +49,52 @@ final class SchedulingQueue {
   func parkUnschedulable(_ pod: PodInfo) {
     let attempts = (unschedulable[pod.key]?.attempts ?? 0) + 1
     let backoff = min(10, 1 << min(attempts - 1, 4))  // seconds: 1, 2, 4, 8, 10
-    unschedulable[pod.key] = (pod, attempts, DispatchTime.now().uptimeNanoseconds + UInt64(backoff) * 1_000_000_000)
+    unschedulable[pod.key] = (pod, attempts, DispatchTime.now().uptimeNanoseconds + UInt64(backoff) * 1_000_000_000, false)
   }
 
   /// A cluster event that may make pods schedulable: those whose back-off has passed go back to
-  /// the active queue now, the others when it passes.
+  /// the active queue now, the others as soon as it passes.
   func moveAllToActive() {
     let now = DispatchTime.now().uptimeNanoseconds
-    for (key, parked) in unschedulable where parked.notBefore <= now {
-      unschedulable[key] = nil
-      if queued.insert(key).inserted { push(Entry(pod: parked.pod, enqueued: Int64(now))) }
+    for (key, parked) in unschedulable {
+      if parked.notBefore <= now {
+        unschedulable[key] = nil
+        if queued.insert(key).inserted { push(Entry(pod: parked.pod, enqueued: Int64(now))) }
+      } else {
+        unschedulable[key]?.woken = true
+      }
     }
   }
 
-  /// Wakes `retry` when the earliest back-off ends, so parked pods are retried even without
-  /// events (as kube-scheduler's periodic flush). Nothing is armed while nothing waits.
+  /// Wakes `retry` when the earliest woken back-off ends, or for the five-minute flush; nothing
+  /// is armed while nothing waits.
   func armBackoff(loop: EventLoop, retry: @escaping () -> Void) {
-    guard backoffTimer == nil, let next = unschedulable.values.map(\.notBefore).min() else { return }
+    guard !unschedulable.isEmpty else { return }
     let now = DispatchTime.now().uptimeNanoseconds
+    let next = unschedulable.values.map { $0.woken ? $0.notBefore : $0.notBefore + Self.flushAfter }.min()!
+    // An event may have woken a pod whose retry is due before the armed flush: re-arm earlier.
+    if let armed = backoffTimer {
+      guard next < backoffDeadline else { return }
+      armed.close()
+    }
+    backoffDeadline = next
     let delay = next > now ? (next - now) / 1_000_000 + 1 : 1
     backoffTimer = loop.scheduleTimer(after: delay) { [weak self] _ in
       guard let self else { return }
       self.backoffTimer = nil
-      self.moveAllToActive()
+      self.flush()
       retry()
       if !self.hasActive { self.armBackoff(loop: loop, retry: retry) }
+    }
+  }
+
+  /// Back to the active queue: woken pods whose back-off is over, and any parked for five minutes.
+  private func flush() {
+    let now = DispatchTime.now().uptimeNanoseconds
+    for (key, parked) in unschedulable
+    where (parked.woken && parked.notBefore <= now) || parked.notBefore + Self.flushAfter <= now {
+      unschedulable[key] = nil
+      if queued.insert(key).inserted { push(Entry(pod: parked.pod, enqueued: Int64(now))) }
     }
   }
 
