@@ -193,9 +193,32 @@ extension ScoringStrategy {
   }
 }
 
+/// The library's config: KubeSchedulerConfiguration's `profiles[].pluginConfig[]` (the first
+/// profile that configures NodeResourcesFit wins: one library instance serves every profile), or
+/// the shorthand `NodeResourcesFit: {...}` at the top.
 private struct SchedulerConfig: Decodable {
-  let nodeResourcesFit: FitArgs?
-  enum CodingKeys: String, CodingKey { case nodeResourcesFit = "NodeResourcesFit" }
+  let profiles: [ProfileArgs]?
+  let shorthand: FitArgs?
+  enum CodingKeys: String, CodingKey {
+    case profiles
+    case shorthand = "NodeResourcesFit"
+  }
+
+  var nodeResourcesFit: FitArgs? {
+    for profile in profiles ?? [] {
+      if let args = profile.pluginConfig?.first(where: { $0.name == "NodeResourcesFit" })?.args { return args }
+    }
+    return shorthand
+  }
+}
+
+private struct ProfileArgs: Decodable {
+  let pluginConfig: [PluginConfigEntry]?
+}
+
+private struct PluginConfigEntry: Decodable {
+  let name: String
+  let args: FitArgs?
 }
 
 private struct FitArgs: Decodable {

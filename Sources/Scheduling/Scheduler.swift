@@ -17,21 +17,13 @@ public protocol SchedulingOutcomes: AnyObject {
 }
 
 public final class Scheduler: @unchecked Sendable {
-  /// Kubernetes' default score weights; extensions not listed (users' own plugins) weigh 1.
-  static let defaultWeights = ["TaintToleration": 3, "NodeAffinity": 2, "InterPodAffinity": 2,
-                               "PodTopologySpread": 2, "NodeResourcesFit": 1,
-                               "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1]
-
-  static let defaultOrder = ["PrioritySort", "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity",
-                             "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity",
-                             "NodeResourcesBalancedAllocation", "ImageLocality"]
-
   private let kernel: Kernel
   private let store: KeyValueStore
   private weak var outcomes: SchedulingOutcomes?
   private let snapshot: ClusterSnapshot
   private let queue: SchedulingQueue
-  private let plugins: [(name: String, vtable: skiff_scheduler_plugin, weight: Int64)]
+  /// By schedulerName; pods naming another scheduler are left alone.
+  private let profiles: [String: SchedulingProfile]
   private var watches: [WatchHandle] = []
   private var pumping = false
   /// Pods known and not yet placed, by store key, with the last message reported for them.
@@ -57,19 +49,16 @@ public final class Scheduler: @unchecked Sendable {
     public let chosen: String?
   }
 
-  public init(kernel: Kernel, store: KeyValueStore, outcomes: SchedulingOutcomes) {
+  /// `config` is the `scheduler` plugin's configuration, where profiles live (SchedulingProfile).
+  public init(kernel: Kernel, store: KeyValueStore, outcomes: SchedulingOutcomes, config: String?) throws {
     self.kernel = kernel
     self.store = store
     self.outcomes = outcomes
     snapshot = ClusterSnapshot(strings: kernel.strings)
-    // Kubernetes' default order: cheap, decisive filters first, since a node's first rejection
-    // is the reason reported for it; other plugins follow in the order they registered.
-    let rank = { (name: String) in Self.defaultOrder.firstIndex(of: name) ?? Self.defaultOrder.count }
-    plugins = kernel.extensions.schedulers.enumerated()
-      .sorted { (rank($0.element.name), $0.offset) < (rank($1.element.name), $1.offset) }
-      .map { ($0.element.name, $0.element.vtable.pointee, Int64(Self.defaultWeights[$0.element.name] ?? 1)) }
-    let sorter = plugins.first { $0.vtable.queue_sort_less != nil }?.vtable
-    queue = SchedulingQueue(less: sorter)
+    let loaded = try SchedulingProfile.load(config: config, extensions: kernel.extensions.schedulers)
+    profiles = Dictionary(uniqueKeysWithValues: loaded.map { ($0.schedulerName, $0) })
+    // One queue for all profiles, as Kubernetes requires them to share the queue-sort plugin.
+    queue = SchedulingQueue(less: loaded.first?.queueSort)
   }
 
   /// Prometheus text: cycle counts and cycle-time quantiles over the recent cycles.
@@ -164,8 +153,8 @@ public final class Scheduler: @unchecked Sendable {
       snapshot.place(info)
       return
     }
-    let mine = object[path: ["spec", "schedulerName"]]?.stringValue ?? "default-scheduler" == "default-scheduler"
-    guard mine, object[path: ["metadata", "deletionTimestamp"]] == nil else { return }
+    let schedulerName = object[path: ["spec", "schedulerName"]]?.stringValue ?? "default-scheduler"
+    guard profiles[schedulerName] != nil, object[path: ["metadata", "deletionTimestamp"]] == nil else { return }
     // An assumed pod whose binding has not been seen yet keeps its place.
     guard !snapshot.isPlaced(kv.key) else { return }
     pending[kv.key] = info
@@ -207,22 +196,26 @@ public final class Scheduler: @unchecked Sendable {
     let cycle = SchedulingCycle()
     defer { cycle.end() }
     let pod = UnsafePointer(info.pod)
+    let schedulerName = kernel.strings.string(info.pod.pointee.scheduler_name) ?? "default-scheduler"
+    guard let profile = profiles[schedulerName] else { return }
     let nodes = snapshot.nodes
     cycle.nodes = snapshot.nodeArrayBase
     cycle.nodeCount = UInt32(nodes.count)
     var rejections: [String: [String: Int]] = [:]
     var feasible: [NodeInfo] = []
     feasible.reserveCapacity(nodes.count)
-    var skipped = Set<Int>()
-    for (index, plugin) in plugins.enumerated() {
-      guard let preFilter = plugin.vtable.pre_filter else { continue }
+    var skipped = Set<String>()
+    for (index, plugin) in profile.preFilter.enumerated() {
       cycle.currentPlugin = index
       var count: UInt32 = 0
-      if preFilter(plugin.vtable.`self`, cycle.handle, pod, nil, &count) == SKIFF_SKIP { skipped.insert(index) }
+      if plugin.vtable.pre_filter!(plugin.vtable.`self`, cycle.handle, pod, nil, &count) == SKIFF_SKIP {
+        skipped.insert(plugin.name)
+      }
     }
+    let filters = profile.filter.filter { !skipped.contains($0.name) }
     nodeLoop: for node in nodes {
-      for (index, plugin) in plugins.enumerated() where !skipped.contains(index) {
-        guard let filter = plugin.vtable.filter else { continue }
+      for (index, plugin) in filters.enumerated() {
+        let filter = plugin.vtable.filter!
         cycle.currentPlugin = index
         let status = filter(plugin.vtable.`self`, cycle.handle, pod, node.node)
         if status != SKIFF_OK {
@@ -240,8 +233,8 @@ public final class Scheduler: @unchecked Sendable {
     // Score every feasible node with each scoring plugin, normalize, weigh, sum.
     var totals = [Int64](repeating: 0, count: feasible.count)
     var perPlugin: [String: [Int64]] = [:]
-    for (index, plugin) in plugins.enumerated() {
-      guard let score = plugin.vtable.score else { continue }
+    for (index, plugin) in profile.score.enumerated() {
+      let score = plugin.vtable.score!
       cycle.currentPlugin = index
       var scores = feasible.map { skiff_node_score(node: UnsafePointer($0.node), score: 0) }
       for i in scores.indices {
@@ -271,10 +264,9 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     // Reserve: assume the pod on the node so the next cycle sees it there, then bind without waiting.
-    for (index, plugin) in plugins.enumerated() {
-      guard let reserve = plugin.vtable.reserve else { continue }
+    for (index, plugin) in profile.reserve.enumerated() {
       cycle.currentPlugin = index
-      _ = reserve(plugin.vtable.`self`, cycle.handle, pod, chosen.node)
+      _ = plugin.vtable.reserve!(plugin.vtable.`self`, cycle.handle, pod, chosen.node)
     }
     info.nodeName = chosen.name
     pending[info.key] = nil

@@ -157,6 +157,36 @@ final class SchedulerTests: XCTestCase {
     XCTAssertTrue(metrics.contains("skiff_scheduler_cycle_microseconds{quantile=\"0.99\"}"), metrics)
   }
 
+  func testProfilesChoosePluginsWeightsAndArgsPerSchedulerName() throws {
+    let profiles = """
+      {profiles: [\
+      {schedulerName: default-scheduler, \
+       pluginConfig: [{name: NodeResourcesFit, args: {scoringStrategy: {type: MostAllocated}}}]}, \
+      {schedulerName: no-fit, plugins: {filter: {disabled: [{name: NodeResourcesFit}]}}}]}
+      """
+    try start(configs: ["scheduler": profiles])
+    try node("busy", cpu: "8")
+    try node("idle", cpu: "8")
+    try pod("first", cpu: "4", extra: #""nodeName":"busy","#)
+    // MostAllocated (bin packing) prefers the node already in use; LeastAllocated would not.
+    try pod("packed", cpu: "1")
+    XCTAssertEqual(try boundNode("packed"), "busy")
+    // The second profile runs no resource filter: a pod too big for any node still lands.
+    try pod("unchecked", cpu: "64", extra: #""schedulerName":"no-fit","#)
+    XCTAssertNotNil(try boundNode("unchecked"))
+    // A scheduler name no profile has is another scheduler's business.
+    try pod("foreign", extra: #""schedulerName":"someone-else","#)
+    XCTAssertNil(try scheduledCondition("foreign", within: 0.5))
+  }
+
+  func testAProfileNamingAPluginThatIsNotLoadedStopsTheServer() throws {
+    XCTAssertThrowsError(try start(configs: ["scheduler": "{profiles: [{plugins: {score: {enabled: [{name: Nope}]}}}]}"])) { error in
+      let message = (error as? Fixtures.FixtureError)?.message ?? "\(error)"
+      XCTAssertTrue(message.contains(#"skiff: cannot start the scheduler: config.profiles[0].plugins.score.enabled[0]: no scheduler plugin named "Nope" is loaded"#),
+                    message)
+    }
+  }
+
   func testFitErrorMessageSortsLikeKubernetes() {
     XCTAssertEqual(Scheduler.message(nodes: 5000, histogram: ["Insufficient nvidia.com/gpu": 4990,
                                                               "node(s) had untolerated taint {gpu: true}": 10]),

@@ -59,8 +59,9 @@ struct Server: ParsableCommand {
         case .success(let bound):
           // Pods are scheduled when the profile loads scheduler plugins.
           if !kernel.extensions.schedulers.isEmpty {
-            scheduler = Scheduler(kernel: kernel, store: store, outcomes: outcomes)
             do {
+              scheduler = try Scheduler(kernel: kernel, store: store, outcomes: outcomes,
+                                        config: kernel.plugins.first { $0.name == "scheduler" }?.config)
               try scheduler?.start()
               api.metricsSources.append { scheduler?.metricsText() ?? "" }
               api.schedulerExplanation = { scheduler?.explanation(namespace: $0, name: $1) }
