@@ -16,7 +16,7 @@ public protocol SchedulingOutcomes: AnyObject {
   func reportUnschedulable(namespace: String, name: String, message: String)
 }
 
-public final class Scheduler: @unchecked Sendable {
+public final class Scheduler: PermitDecisions, @unchecked Sendable {
   private let kernel: Kernel
   private let store: KeyValueStore
   private weak var outcomes: SchedulingOutcomes?
@@ -59,6 +59,29 @@ public final class Scheduler: @unchecked Sendable {
     profiles = Dictionary(uniqueKeysWithValues: loaded.map { ($0.schedulerName, $0) })
     // One queue for all profiles, as Kubernetes requires them to share the queue-sort plugin.
     queue = SchedulingQueue(less: loaded.first?.queueSort)
+    kernel.permits = self
+  }
+
+  // MARK: Permit decisions (host->permit_allow / permit_reject)
+
+  public func allow(pod id: UInt64, plugin: String) -> skiff_status {
+    guard var entry = waiting[id] else { return SKIFF_NOT_FOUND }
+    entry.plugins.remove(plugin)
+    guard entry.plugins.isEmpty else {
+      waiting[id] = entry
+      return SKIFF_OK
+    }
+    waiting[id] = nil
+    entry.timer.close()
+    bind(entry.pod, to: entry.node)
+    return SKIFF_OK
+  }
+
+  public func reject(pod id: UInt64, reason: String) -> skiff_status {
+    guard let entry = waiting.removeValue(forKey: id) else { return SKIFF_NOT_FOUND }
+    entry.timer.close()
+    release(entry.pod, profile: entry.profile, node: entry.node, message: reason)
+    return SKIFF_OK
   }
 
   /// Prometheus text: cycle counts and cycle-time quantiles over the recent cycles.
@@ -137,6 +160,10 @@ public final class Scheduler: @unchecked Sendable {
 
   private func podChanged(_ kv: KeyValue, deleted: Bool) {
     if deleted {
+      if let held = waiting.first(where: { $0.value.pod.key == kv.key }) {
+        held.value.timer.close()
+        waiting[held.key] = nil
+      }
       snapshot.unplace(kv.key)
       pending[kv.key] = nil
       lastReport[kv.key] = nil
@@ -263,22 +290,84 @@ public final class Scheduler: @unchecked Sendable {
       for key in forgotten where explanations[key]?.chosen != nil { explanations[key] = nil }
     }
 
-    // Reserve: assume the pod on the node so the next cycle sees it there, then bind without waiting.
+    // Reserve: assume the pod on the node so the next cycle sees it there.
     for (index, plugin) in profile.reserve.enumerated() {
+      guard let reserve = plugin.vtable.reserve else { continue }
       cycle.currentPlugin = index
-      _ = plugin.vtable.reserve!(plugin.vtable.`self`, cycle.handle, pod, chosen.node)
+      _ = reserve(plugin.vtable.`self`, cycle.handle, pod, chosen.node)
     }
     info.nodeName = chosen.name
     pending[info.key] = nil
     lastReport[info.key] = nil
     snapshot.place(info)
+
+    // Permit: any plugin may hold the pod (a gang waiting for its members) or turn it away.
+    var waitingFor: Set<String> = []
+    var timeout: UInt64 = 0
+    for (index, plugin) in profile.permit.enumerated() {
+      cycle.currentPlugin = index
+      var wait: UInt64 = 0
+      let status = plugin.vtable.permit!(plugin.vtable.`self`, cycle.handle, pod, chosen.node, &wait)
+      if status == SKIFF_WAIT {
+        waitingFor.insert(plugin.name)
+        timeout = max(timeout, wait)
+      } else if status != SKIFF_OK {
+        let reason = cycle.takeReasons(ofPlugin: index).first ?? "rejected by \(plugin.name) at permit"
+        return release(info, profile: profile, node: chosen, message: reason)
+      }
+    }
+    guard waitingFor.isEmpty else {
+      let id = info.pod.pointee.id
+      let timer = kernel.loop.scheduleTimer(after: max(timeout, 1)) { [weak self] _ in
+        _ = self?.reject(pod: id, reason: "rejected due to timeout after waiting \(timeout)ms at permit")
+      }
+      waiting[id] = Waiting(pod: info, profile: profile, node: chosen, plugins: waitingFor, timer: timer)
+      return
+    }
+    bind(info, to: chosen)
+  }
+
+  /// A pod held at Permit: the plugins that still have to allow it, and its timeout.
+  private struct Waiting {
+    let pod: PodInfo
+    let profile: SchedulingProfile
+    let node: NodeInfo
+    var plugins: Set<String>
+    let timer: LoopTimer
+  }
+  private var waiting: [UInt64: Waiting] = [:]
+
+  private func bind(_ info: PodInfo, to node: NodeInfo) {
     stats.scheduled += 1
-    outcomes?.bind(namespace: info.namespace, name: info.name, node: chosen.name) { [weak self] bound in
+    outcomes?.bind(namespace: info.namespace, name: info.name, node: node.name) { [weak self] bound in
       guard let self, !bound else { return }
       // The binding failed (the pod went, or someone else bound it): forget the assumption;
       // the watch tells us what is true.
       self.snapshot.unplace(info.key)
     }
+  }
+
+  /// Undoes a reservation: unreserve in reverse order, the assumption dropped, the pod parked
+  /// with `message` as its reason.
+  private func release(_ info: PodInfo, profile: SchedulingProfile, node: NodeInfo, message: String) {
+    let cycle = SchedulingCycle()
+    defer { cycle.end() }
+    for (index, plugin) in profile.reserve.enumerated().reversed() {
+      guard let unreserve = plugin.vtable.unreserve else { continue }
+      cycle.currentPlugin = index
+      unreserve(plugin.vtable.`self`, cycle.handle, info.pod, node.node)
+    }
+    snapshot.unplace(info.key)
+    info.nodeName = nil
+    pending[info.key] = info
+    stats.unschedulable += 1
+    queue.parkUnschedulable(info)
+    if lastReport[info.key] != message {
+      lastReport[info.key] = message
+      outcomes?.reportUnschedulable(namespace: info.namespace, name: info.name, message: message)
+    }
+    queue.moveAllToActive()  // its reservation freed room for others
+    schedulePending()
   }
 
   private func unschedulable(_ info: PodInfo, nodes: Int, rejections: [String: [String: Int]]) {

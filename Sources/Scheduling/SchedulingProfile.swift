@@ -32,6 +32,7 @@ struct SchedulingProfile {
   let filter: [Plugin]
   let score: [Plugin]
   let reserve: [Plugin]
+  let permit: [Plugin]
 
   /// Kubernetes' default order: cheap, decisive filters first, since a node's first rejection is
   /// the reason reported for it; other plugins follow in the order they registered.
@@ -103,6 +104,7 @@ struct SchedulingProfile {
     preFilter = try point("preFilter") { $0.pre_filter != nil }
     filter = try point("filter") { $0.filter != nil }
     score = try point("score") { $0.score != nil }
-    reserve = try point("reserve") { $0.reserve != nil }
+    reserve = try point("reserve") { $0.reserve != nil || $0.unreserve != nil }
+    permit = try point("permit") { $0.permit != nil }
   }
 }

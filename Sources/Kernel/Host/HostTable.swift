@@ -231,13 +231,14 @@ enum HostTable {
     }
     host.permit_allow = { ctx, pod, plugin in
       withContext(ctx, SKIFF_INVALID) { context in
-        context.kernel.permits?.allow(pod: pod, plugin: text(plugin) ?? context.name) ?? SKIFF_NOT_FOUND
+        let name = text(plugin) ?? context.name
+        return onLoop(context) { context.kernel.permits?.allow(pod: pod, plugin: name) ?? SKIFF_NOT_FOUND }
       }
     }
     host.permit_reject = { ctx, pod, reason in
       withContext(ctx, SKIFF_INVALID) { context in
-        context.kernel.permits?.reject(pod: pod, reason: text(reason) ?? "rejected by \(context.name)")
-          ?? SKIFF_NOT_FOUND
+        let why = text(reason) ?? "rejected by \(context.name)"
+        return onLoop(context) { context.kernel.permits?.reject(pod: pod, reason: why) ?? SKIFF_NOT_FOUND }
       }
     }
     return host
@@ -258,6 +259,14 @@ fileprivate func withContext<T>(_ ctx: OpaquePointer?, _ fallback: T, _ body: (P
 
 fileprivate func text(_ pointer: UnsafePointer<CChar>?) -> String? {
   pointer.map { String(cString: $0) }
+}
+
+/// Runs a scheduling-framework decision on the loop, which owns the framework: at once from the
+/// loop (with its real status), else posted there (answering OK: the pod id is checked later).
+fileprivate func onLoop(_ context: PluginContext, _ decide: @escaping () -> skiff_status) -> skiff_status {
+  if context.kernel.loop.inEventLoop { return decide() }
+  context.kernel.loop.execute { _ = decide() }
+  return SKIFF_OK
 }
 
 /// A borrowed buffer of `length` UTF-8 bytes as a String.

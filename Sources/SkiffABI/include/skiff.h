@@ -678,7 +678,9 @@ struct skiff_host {
    * filter. `release` (optional) runs when the cycle ends. */
   void (*cycle_set)(skiff_cycle *cycle, void *data, skiff_cb release);
   void *(*cycle_get)(skiff_cycle *cycle);
-  /* Resolve a pod waiting at Permit (by the pod's id). Any thread. */
+  /* Resolve a pod waiting at Permit (by the pod's id). Any thread: from the loop the answer is
+   * the outcome (SKIFF_NOT_FOUND when no such pod waits); from elsewhere the decision is posted to
+   * the loop and SKIFF_OK only means it was accepted. */
   skiff_status (*permit_allow)(skiff_ctx *ctx, uint64_t pod_id, const char *plugin);
   skiff_status (*permit_reject)(skiff_ctx *ctx, uint64_t pod_id, const char *reason);
 
