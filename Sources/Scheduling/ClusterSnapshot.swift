@@ -15,13 +15,14 @@ final class PodInfo {
   let requests: ResourceVector
   var nodeName: String?
 
-  init(key: String, object: JSON, id: UInt64, intern: Interner) {
+  init(key: String, object: JSON, id: UInt64, intern: Interner, minMember: Int32 = 0) {
     self.key = key
     namespace = object[path: ["metadata", "namespace"]]?.stringValue ?? ""
     name = object[path: ["metadata", "name"]]?.stringValue ?? ""
     let requests = PodStruct.requests(object["spec"], intern: intern)
     self.requests = requests
-    pod = arena.value(PodStruct.build(object, id: id, requests: requests, intern: intern, arena: arena))
+    pod = arena.value(PodStruct.build(object, id: id, requests: requests, intern: intern, arena: arena,
+                                      minMember: minMember))
     let bound = object[path: ["spec", "nodeName"]]?.stringValue ?? ""
     nodeName = bound.isEmpty ? nil : bound
   }

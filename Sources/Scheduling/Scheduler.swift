@@ -173,7 +173,8 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       return schedulePending()
     }
     guard let object = try? JSON.parse(kv.value) else { return }
-    let info = PodInfo(key: kv.key, object: object, id: snapshot.newID(), intern: snapshot.intern)
+    let info = PodInfo(key: kv.key, object: object, id: snapshot.newID(), intern: snapshot.intern,
+                       minMember: minMember(of: object))
     if info.nodeName != nil {
       pending[kv.key] = nil
       queue.remove(kv.key)
@@ -187,6 +188,16 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     pending[kv.key] = info
     queue.add(info)
     schedulePending()
+  }
+
+  /// A gang's size: its PodGroup's spec.minMember (scheduler-plugins' scheduling.x-k8s.io
+  /// PodGroup, served once its CRD exists), read when the pod is seen.
+  private func minMember(of pod: JSON) -> Int32 {
+    guard let group = pod[path: ["metadata", "labels", PodStruct.groupLabel]]?.stringValue,
+          let namespace = pod[path: ["metadata", "namespace"]]?.stringValue,
+          let kv = store.get("/registry/scheduling.x-k8s.io/podgroups/\(namespace)/\(group)"),
+          let podGroup = try? JSON.parse(kv.value) else { return 0 }
+    return Int32(truncatingIfNeeded: podGroup[path: ["spec", "minMember"]]?.intValue ?? 0)
   }
 
   // MARK: Cycles

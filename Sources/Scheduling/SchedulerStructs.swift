@@ -104,9 +104,13 @@ enum PodStruct {
     return total
   }
 
-  /// Fills `pod` from the Pod's JSON, allocating its arrays in `arena`.
-  static func build(_ object: JSON, id: UInt64, requests: ResourceVector, intern: Interner, arena: Arena)
-    -> skiff_pod {
+  /// The label naming a pod's gang, as the scheduler-plugins Coscheduling plugin uses it.
+  static let groupLabel = "scheduling.x-k8s.io/pod-group"
+
+  /// Fills `pod` from the Pod's JSON, allocating its arrays in `arena`. `minMember` is its gang's
+  /// size (from the PodGroup object) when it has one.
+  static func build(_ object: JSON, id: UInt64, requests: ResourceVector, intern: Interner, arena: Arena,
+                    minMember: Int32 = 0) -> skiff_pod {
     let spec = object["spec"]
     var pod = skiff_pod()
     pod.abi_version = SKIFF_ABI_VERSION
@@ -200,6 +204,10 @@ enum PodStruct {
     }
     pod.host_ports = arena.array(ports).map { UnsafePointer($0) }
     pod.n_host_ports = UInt32(ports.count)
+    if let group = object[path: ["metadata", "labels", groupLabel]]?.stringValue, !group.isEmpty {
+      pod.group = intern(group)
+      pod.group_min_member = minMember
+    }
     return pod
   }
 
