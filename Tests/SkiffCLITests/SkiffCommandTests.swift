@@ -50,7 +50,8 @@ final class SkiffCommandTests: XCTestCase {
     XCTAssertTrue(lines.contains("  provides: scheduler/PrioritySort, scheduler/NodeName, "
                                  + "scheduler/NodeUnschedulable, scheduler/NodeAffinity, scheduler/NodePorts, "
                                  + "scheduler/NodeResourcesFit, scheduler/NodeResourcesBalancedAllocation, "
-                                 + "scheduler/TaintToleration"), result.output)
+                                 + "scheduler/TaintToleration, scheduler/InterPodAffinity, "
+                                 + "scheduler/PodTopologySpread"), result.output)
   }
 
   func testShippedProfilesLoad() throws {
