@@ -10,7 +10,7 @@ public func skiffPluginInit(_ host: UnsafePointer<skiff_host>?,
                       kind: SKIFF_KIND_SCHEDULER,
                       summary: "default scheduler plugins: PrioritySort, NodeName, NodeUnschedulable, "
                         + "NodeAffinity, NodePorts, NodeResourcesFit, NodeResourcesBalancedAllocation, "
-                        + "TaintToleration",
+                        + "TaintToleration, InterPodAffinity, PodTopologySpread",
                       start: startScheduler)
 }
 
@@ -27,7 +27,8 @@ private let startScheduler: @convention(c) (OpaquePointer?, UnsafePointer<CChar>
   }
   for vtable in [PrioritySort.vtable, NodeName.vtable, NodeUnschedulable.vtable, NodeAffinity.vtable,
                  NodePorts.vtable, NodeResourcesFit.vtable(scoring: scoring),
-                 NodeResourcesBalancedAllocation.vtable, TaintToleration.vtable] {
+                 NodeResourcesBalancedAllocation.vtable, TaintToleration.vtable, InterPodAffinity.vtable,
+                 PodTopologySpread.vtable] {
     let status = PluginHost.register(vtable)
     guard status == SKIFF_OK else { return status }
   }

@@ -190,3 +190,40 @@ extension skiff_node {
     return nil
   }
 }
+
+// MARK: Scheduling cycle
+
+extension PluginHost {
+  /// Every node of the cycle's snapshot with its pods (host->cycle_nodes); none on a kernel older
+  /// than ABI version 2, whose table ends before the slot.
+  public static func cycleNodes(_ cycle: OpaquePointer?) -> UnsafeBufferPointer<UnsafePointer<skiff_node>?> {
+    let slotEnd = MemoryLayout<skiff_host>.offset(of: \skiff_host.cycle_nodes)! + MemoryLayout<UnsafeRawPointer>.size
+    guard Int(table.pointee.struct_size) >= slotEnd, let cycleNodes = table.pointee.cycle_nodes else { return .init(start: nil, count: 0) }
+    var nodes: UnsafePointer<UnsafePointer<skiff_node>?>?
+    var count: UInt32 = 0
+    guard cycleNodes(cycle, &nodes, &count) == SKIFF_OK else { return .init(start: nil, count: 0) }
+    return UnsafeBufferPointer(start: nodes, count: Int(count))
+  }
+
+  /// This plugin's state for the cycle, made by `make` on first use and released with the cycle,
+  /// so whichever slot runs first (pre_filter, filter, score) computes it once for all of them.
+  public static func cycleState<State: AnyObject>(_ cycle: OpaquePointer?, _ make: () -> State) -> State {
+    if let kept = table.pointee.cycle_get!(cycle) {
+      return Unmanaged<State>.fromOpaque(kept).takeUnretainedValue()
+    }
+    let state = make()
+    table.pointee.cycle_set!(cycle, Unmanaged.passRetained(state).toOpaque()) { kept in
+      Unmanaged<AnyObject>.fromOpaque(kept!).release()
+    }
+    return state
+  }
+}
+
+extension skiff_pod {
+  @inlinable
+  public func label(_ key: skiff_str) -> skiff_str? {
+    guard let labels else { return nil }
+    for i in 0..<Int(n_labels) where labels[i].key == key { return labels[i].value }
+    return nil
+  }
+}

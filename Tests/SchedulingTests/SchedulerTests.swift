@@ -33,8 +33,8 @@ final class SchedulerTests: XCTestCase {
     try create("/api/v1/nodes", #"{"apiVersion":"v1","kind":"Node","metadata":{"name":"\#(name)","labels":\#(labels)},"spec":{"taints":\#(taints)},"status":{"allocatable":{"cpu":"\#(cpu)","memory":"16Gi","pods":"110","nvidia.com/gpu":"\#(gpus)"},"conditions":[{"type":"Ready","status":"True"}]}}"#)
   }
 
-  private func pod(_ name: String, cpu: String = "100m", gpus: Int = 0, extra: String = "") throws {
-    try create("/api/v1/namespaces/default/pods", #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)"},"spec":{\#(extra)"containers":[{"name":"c","image":"busybox","resources":{"requests":{"cpu":"\#(cpu)","nvidia.com/gpu":"\#(gpus)"}}}]}}"#)
+  private func pod(_ name: String, cpu: String = "100m", gpus: Int = 0, labels: String = "{}", extra: String = "") throws {
+    try create("/api/v1/namespaces/default/pods", #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","labels":\#(labels)},"spec":{\#(extra)"containers":[{"name":"c","image":"busybox","resources":{"requests":{"cpu":"\#(cpu)","nvidia.com/gpu":"\#(gpus)"}}}]}}"#)
   }
 
   private func podJSON(_ name: String) throws -> [String: Any] {
@@ -196,5 +196,30 @@ final class SchedulerTests: XCTestCase {
     XCTAssertEqual(Quantity.units("1Gi"), 1 << 30)
     XCTAssertEqual(Quantity.units("2k"), 2000)
     XCTAssertEqual(Quantity.units("1e3"), 1000)
+  }
+
+  func testRequiredAntiAffinityOnHostnamePutsOnePodPerNodeAndThenNone() throws {
+    try start()
+    for name in ["n1", "n2", "n3"] { try node(name, labels: #"{"kubernetes.io/hostname":"\#(name)"}"#) }
+    let alone = #""affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{"matchLabels":{"app":"solo"}},"topologyKey":"kubernetes.io/hostname"}]}},"#
+    for i in 0..<3 { try pod("solo-\(i)", labels: #"{"app":"solo"}"#, extra: alone) }
+    let nodes = try (0..<3).map { try XCTUnwrap(try boundNode("solo-\($0)")) }
+    XCTAssertEqual(nodes.sorted(), ["n1", "n2", "n3"], "one per node")
+    try pod("solo-3", labels: #"{"app":"solo"}"#, extra: alone)
+    XCTAssertEqual(try scheduledCondition("solo-3")?["message"] as? String,
+                   "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.")
+  }
+
+  func testAZoneSpreadConstraintPlacesPodsEvenlyAcrossZones() throws {
+    try start()
+    // Zone a has three nodes to b's and c's one: spreading by node alone would crowd zone a.
+    for (name, zone) in [("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b"), ("c1", "c")] {
+      try node(name, labels: #"{"topology.kubernetes.io/zone":"\#(zone)"}"#)
+    }
+    let spread = #""topologySpreadConstraints":[{"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone","whenUnsatisfiable":"DoNotSchedule","labelSelector":{"matchLabels":{"app":"web"}}}],"#
+    for i in 0..<6 { try pod("web-\(i)", labels: #"{"app":"web"}"#, extra: spread) }
+    var perZone: [String: Int] = [:]
+    for i in 0..<6 { perZone[String(try XCTUnwrap(try boundNode("web-\(i)")).prefix(1)), default: 0] += 1 }
+    XCTAssertEqual(perZone, ["a": 2, "b": 2, "c": 2])
   }
 }
