@@ -268,10 +268,21 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     }
     guard !feasible.isEmpty else { return unschedulable(info, nodes: nodes.count, rejections: rejections) }
 
-    // Score every feasible node with each scoring plugin, normalize, weigh, sum.
+    // Pre-score with the feasible nodes (SKIP: the plugin has nothing to score for this pod), then
+    // score every feasible node with each scoring plugin, normalize, weigh, sum.
+    var skipScore = Set<String>()
+    // skiff.h promises the node list for the whole cycle, so it lives in an arena the cycle holds.
+    let cycleArena = Arena()
+    let feasibleNodes = cycleArena.array(feasible.map { Optional(UnsafePointer($0.node)) })
+    for (index, plugin) in profile.preScore.enumerated() {
+      cycle.currentPlugin = index
+      let status = plugin.vtable.pre_score!(plugin.vtable.`self`, cycle.handle, pod,
+                                            feasibleNodes.map { UnsafePointer($0) }, UInt32(feasible.count))
+      if status == SKIFF_SKIP { skipScore.insert(plugin.name) }
+    }
     var totals = [Int64](repeating: 0, count: feasible.count)
     var perPlugin: [String: [Int64]] = [:]
-    for (index, plugin) in profile.score.enumerated() {
+    for (index, plugin) in profile.score.enumerated() where !skipScore.contains(plugin.name) {
       let score = plugin.vtable.score!
       cycle.currentPlugin = index
       var scores = feasible.map { skiff_node_score(node: UnsafePointer($0.node), score: 0) }
@@ -287,6 +298,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       for i in scores.indices { totals[i] += scores[i].score * plugin.weight }
       perPlugin[plugin.name] = scores.map(\.score)
     }
+    withExtendedLifetime(cycleArena) {}
     var best = 0
     for i in totals.indices where totals[i] > totals[best] { best = i }
     let chosen = feasible[best]
