@@ -10,7 +10,7 @@ public func skiffPluginInit(_ host: UnsafePointer<skiff_host>?,
                       kind: SKIFF_KIND_SCHEDULER,
                       summary: "default scheduler plugins: PrioritySort, NodeName, NodeUnschedulable, "
                         + "NodeAffinity, NodePorts, NodeResourcesFit, NodeResourcesBalancedAllocation, "
-                        + "TaintToleration",
+                        + "TaintToleration, Coscheduling",
                       start: startScheduler)
 }
 
@@ -18,16 +18,17 @@ private let startScheduler: @convention(c) (OpaquePointer?, UnsafePointer<CChar>
   ctx, config, length in
   PluginHost.attach(ctx)
   Names.load()
-  let scoring: ScoringStrategy
+  let scoring: ScoringStrategy, coscheduling: Coscheduling
   do {
     scoring = try ScoringStrategy.load(config, length: length)
+    coscheduling = try Coscheduling.load(config, length: length)
   } catch {
     PluginHost.error("\(error)")
     return SKIFF_INVALID
   }
   for vtable in [PrioritySort.vtable, NodeName.vtable, NodeUnschedulable.vtable, NodeAffinity.vtable,
                  NodePorts.vtable, NodeResourcesFit.vtable(scoring: scoring),
-                 NodeResourcesBalancedAllocation.vtable, TaintToleration.vtable] {
+                 NodeResourcesBalancedAllocation.vtable, TaintToleration.vtable, Coscheduling.vtable(coscheduling)] {
     let status = PluginHost.register(vtable)
     guard status == SKIFF_OK else { return status }
   }
