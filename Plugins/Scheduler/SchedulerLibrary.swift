@@ -10,7 +10,7 @@ public func skiffPluginInit(_ host: UnsafePointer<skiff_host>?,
                       kind: SKIFF_KIND_SCHEDULER,
                       summary: "default scheduler plugins: PrioritySort, NodeName, NodeUnschedulable, "
                         + "NodeAffinity, NodePorts, NodeResourcesFit, NodeResourcesBalancedAllocation, "
-                        + "TaintToleration, InterPodAffinity, PodTopologySpread",
+                        + "TaintToleration, InterPodAffinity, PodTopologySpread, Coscheduling",
                       start: startScheduler)
 }
 
@@ -18,9 +18,10 @@ private let startScheduler: @convention(c) (OpaquePointer?, UnsafePointer<CChar>
   ctx, config, length in
   PluginHost.attach(ctx)
   Names.load()
-  let scoring: ScoringStrategy
+  let scoring: ScoringStrategy, coscheduling: Coscheduling
   do {
     scoring = try ScoringStrategy.load(config, length: length)
+    coscheduling = try Coscheduling.load(config, length: length)
   } catch {
     PluginHost.error("\(error)")
     return SKIFF_INVALID
@@ -28,7 +29,7 @@ private let startScheduler: @convention(c) (OpaquePointer?, UnsafePointer<CChar>
   for vtable in [PrioritySort.vtable, NodeName.vtable, NodeUnschedulable.vtable, NodeAffinity.vtable,
                  NodePorts.vtable, NodeResourcesFit.vtable(scoring: scoring),
                  NodeResourcesBalancedAllocation.vtable, TaintToleration.vtable, InterPodAffinity.vtable,
-                 PodTopologySpread.vtable] {
+                 PodTopologySpread.vtable, Coscheduling.vtable(coscheduling)] {
     let status = PluginHost.register(vtable)
     guard status == SKIFF_OK else { return status }
   }

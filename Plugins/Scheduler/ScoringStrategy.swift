@@ -163,7 +163,7 @@ extension ScoringStrategy {
 
   /// "config.NodeResourcesFit.scoringStrategy.resources[0].weight: expected Int64", from the
   /// decoder's coding path.
-  private static func describe(_ error: DecodingError) -> String {
+  static func describe(_ error: DecodingError) -> String {
     func path(_ keys: [any CodingKey]) -> String {
       keys.reduce("config") { path, key in
         key.intValue.map { "\(path)[\($0)]" } ?? "\(path).\(key.stringValue)"

@@ -222,4 +222,76 @@ final class SchedulerTests: XCTestCase {
     for i in 0..<6 { perZone[String(try XCTUnwrap(try boundNode("web-\(i)")).prefix(1)), default: 0] += 1 }
     XCTAssertEqual(perZone, ["a": 2, "b": 2, "c": 2])
   }
+
+  // MARK: Coscheduling
+
+  /// The PodGroup kind (scheduler-plugins' CRD) and one group of `minMember`.
+  private func podGroup(_ name: String, minMember: Int) throws {
+    try create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", #"""
+      {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"podgroups.scheduling.x-k8s.io"},
+       "spec":{"group":"scheduling.x-k8s.io","scope":"Namespaced","names":{"plural":"podgroups","singular":"podgroup","kind":"PodGroup"},
+               "versions":[{"name":"v1alpha1","served":true,"storage":true,
+                            "schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}
+      """#)
+    try create("/apis/scheduling.x-k8s.io/v1alpha1/namespaces/default/podgroups",
+               #"{"apiVersion":"scheduling.x-k8s.io/v1alpha1","kind":"PodGroup","metadata":{"name":"\#(name)"},"spec":{"minMember":\#(minMember)}}"#)
+  }
+
+  private func member(_ name: String, of group: String, cpu: String) throws {
+    try create("/api/v1/namespaces/default/pods", #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","labels":{"scheduling.x-k8s.io/pod-group":"\#(group)"}},"spec":{"containers":[{"name":"c","image":"busybox","resources":{"requests":{"cpu":"\#(cpu)"}}}]}}"#)
+  }
+
+  private func nodeName(_ pod: String) throws -> String? {
+    (try podJSON(pod)["spec"] as? [String: Any])?["nodeName"] as? String
+  }
+
+  /// The PodScheduled message once it contains `text` (polls), or the last one seen.
+  private func scheduledMessage(_ name: String, containing text: String, within seconds: Double = 5) throws -> String? {
+    let deadline = Date().addingTimeInterval(seconds)
+    var message: String?
+    repeat {
+      message = try scheduledCondition(name, within: 0)?["message"] as? String
+      if message?.contains(text) == true { return message }
+      usleep(20_000)
+    } while Date() < deadline
+    return message
+  }
+
+  func testAGangBindsOnlyOnceMinMemberArePlaced() throws {
+    try start(configs: ["scheduler": "{Coscheduling: {permitWaitingTimeSeconds: 30}}"])
+    try node("a")
+    try node("b")
+    try podGroup("trio", minMember: 3)
+    try member("trio-0", of: "trio", cpu: "1")
+    try member("trio-1", of: "trio", cpu: "1")
+    usleep(500_000)
+    for name in ["trio-0", "trio-1"] {
+      XCTAssertNil(try nodeName(name), "\(name) waits at permit for the rest of its gang")
+      XCTAssertEqual((try podJSON(name)["status"] as? [String: Any])?["phase"] as? String, "Pending")
+    }
+    try member("trio-2", of: "trio", cpu: "1")
+    for name in ["trio-0", "trio-1", "trio-2"] {
+      XCTAssertNotNil(try boundNode(name), "\(name) binds with its gang")
+    }
+  }
+
+  func testAGangThatCannotBeWholeGivesItsRoomBackAndSaysWhy() throws {
+    try start(configs: ["scheduler": "{Coscheduling: {permitWaitingTimeSeconds: 1, podGroupBackoffSeconds: 10}}"])
+    try node("a")
+    try node("b")
+    try podGroup("trio", minMember: 3)
+    // Each member needs 3 of a node's 4 cpus: two can be placed, never three.
+    for i in 0..<3 { try member("trio-\(i)", of: "trio", cpu: "3") }
+    let why = "pod group default/trio was rejected: gang of 2/3 members could not be placed together"
+    for i in 0..<3 {
+      let message = try scheduledMessage("trio-\(i)", containing: why)
+      XCTAssertTrue(message?.contains(why) == true, message ?? "trio-\(i) has no PodScheduled condition")
+      XCTAssertEqual(try scheduledCondition("trio-\(i)")?["status"] as? String, "False")
+    }
+    // The two waiting members released their reservations: a pod of the same size now fits.
+    try pod("solo", cpu: "3")
+    XCTAssertNotNil(try boundNode("solo"), "the gang's reservations were released")
+    for i in 0..<3 { XCTAssertNil(try nodeName("trio-\(i)"), "all or none: trio-\(i) stays unbound") }
+  }
+
 }
