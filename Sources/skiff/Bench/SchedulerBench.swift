@@ -47,19 +47,25 @@ struct SchedulerBench: ParsableCommand {
     try "apiVersion: skiff.dev/v1alpha1\nkind: Profile\nname: scheduler-bench\nplugins:\n  - name: scheduler\n"
       .write(toFile: profile, atomically: true, encoding: .utf8)
     let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    let result = Result { () throws -> String in
-      let server = try ServerChild(executable: executable, profile: profile, dataDir: scratch + "/data")
-      defer { server.stop() }
-      do {
-        return try SchedulerBenchRun(options: self, server: server).measure()
-      } catch {
-        throw BenchError("\(error)" + (server.endedHow().map { "; the server \($0)" } ?? ""))
-      }
-    }
+    let result = Result { try measure(executable: executable, profile: profile, dataDir: scratch + "/data") }
     try? FileManager.default.removeItem(atPath: scratch)
     switch result {
     case .success(let json): print(json)
     case .failure(let error): fail("bench scheduler: \(error)")
+    }
+  }
+}
+
+extension SchedulerBench {
+  /// One run on a server of its own, stopped before this returns.
+  private func measure(executable: String, profile: String, dataDir: String) throws -> String {
+    let server = try ServerChild(executable: executable, profile: profile, dataDir: dataDir)
+    defer { server.stop() }
+    do {
+      return try SchedulerBenchRun(options: self, server: server).measure()
+    } catch {
+      // A connection the server closed mid-phase usually means it died: say how.
+      throw BenchError("\(error)" + (server.endedHow().map { "; the server \($0)" } ?? ""))
     }
   }
 }
