@@ -167,4 +167,13 @@ final class SchedulerTests: XCTestCase {
     XCTAssertEqual(Quantity.units("2k"), 2000)
     XCTAssertEqual(Quantity.units("1e3"), 1000)
   }
+
+  func testLargeClustersFilterOnlyKubernetesShareOfNodes() {
+    // Kubernetes' numFeasibleNodesToFind: all below 100 nodes, then 50% less a point per 125 nodes, floors of 5% and 100.
+    XCTAssertEqual(Scheduler.feasibleNodesToFind(among: 20), 20)
+    XCTAssertEqual(Scheduler.feasibleNodesToFind(among: 150), 100)
+    XCTAssertEqual(Scheduler.feasibleNodesToFind(among: 1000), 420)
+    XCTAssertEqual(Scheduler.feasibleNodesToFind(among: 5000), 500)
+    XCTAssertEqual(Scheduler.feasibleNodesToFind(among: 10000), 500)
+  }
 }
