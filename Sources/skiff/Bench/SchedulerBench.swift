@@ -85,8 +85,12 @@ private struct SchedulerBenchRun {
     // The watch starts before the first create, so every binding is seen exactly as it is stored.
     let watch = try BindingWatch(port: server.port)
     let cpuBefore = server.cpuSeconds
-    let (createStart, createEnd) = try createPods()
-    let lastBinding = try watch.waitForBindings(options.pods)
+    // Read while creating: a watch left unread past the server's limit is cut off as a slow client.
+    let (clients, pods, port) = (options.clients, options.pods, server.port)
+    let times = try onThreads(2) { role in
+      role == 0 ? (try watch.waitForBindings(pods), 0) : try Self.createPods(pods, clients: clients, port: port)
+    }
+    let (lastBinding, (createStart, createEnd)) = (times[0].0, times[1])
     let cpuSeconds = server.cpuSeconds - cpuBefore
     let createSeconds = Double(createEnd - createStart) / 1e9
     let scheduleSeconds = Double(lastBinding - createStart) / 1e9
@@ -130,9 +134,8 @@ private struct SchedulerBenchRun {
   }
 
   /// Creates the pods from all clients at once; when the first was sent and the last answered.
-  private func createPods() throws -> (start: UInt64, end: UInt64) {
-    let clients = options.clients, pods = options.pods
-    let connections = try (0..<clients).map { _ in try KeepAliveConnection(port: server.port) }
+  private static func createPods(_ pods: Int, clients: Int, port: Int) throws -> (UInt64, UInt64) {
+    let connections = try (0..<clients).map { _ in try KeepAliveConnection(port: port) }
     let start = monotonicNanoseconds()
     _ = try onThreads(clients) { index in
       for pod in stride(from: index, to: pods, by: clients) {
@@ -161,12 +164,12 @@ private struct SchedulerBenchRun {
 
 /// A watch on pods that have a node (`spec.nodeName!=`) from the revision before the first create:
 /// each pod entering it has been created through the API, scheduled, bound and stored.
-private final class BindingWatch {
+private final class BindingWatch: @unchecked Sendable {  // read by one thread at a time
   private let connection: KeepAliveConnection
 
   init(port: Int) throws {
-    // A long receive timeout: at large scales the first binding may come long after the watch opens.
-    connection = try KeepAliveConnection(port: port, receiveTimeoutSeconds: 300)
+    // Bindings follow the creates within milliseconds; a minute of silence means something broke.
+    connection = try KeepAliveConnection(port: port, receiveTimeoutSeconds: 60)
     let list = try connection.request("GET", "/api/v1/pods?limit=1")
     guard list.status == 200, let revision = Self.stringField("resourceVersion", in: list.body, from: 0) else {
       throw BenchError("listing pods: \(list.status) \(list.text.prefix(300))")
