@@ -26,6 +26,8 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   private let profiles: [String: SchedulingProfile]
   private var watches: [WatchHandle] = []
   private var pumping = false
+  /// Where the next cycle's filtering starts in the snapshot's nodes.
+  private var nextStartNode = 0
   /// Pods known and not yet placed, by store key, with the last message reported for them.
   private var pending: [String: PodInfo] = [:]
   private var lastReport: [String: String] = [:]
@@ -241,7 +243,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     cycle.nodeCount = UInt32(nodes.count)
     var rejections: [String: [String: Int]] = [:]
     var feasible: [NodeInfo] = []
-    feasible.reserveCapacity(nodes.count)
+    feasible.reserveCapacity(min(nodes.count, Self.feasibleNodesToFind(among: nodes.count)))
     var skipped = Set<String>()
     for (index, plugin) in profile.preFilter.enumerated() {
       cycle.currentPlugin = index
@@ -250,22 +252,32 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
         skipped.insert(plugin.name)
       }
     }
-    let filters = profile.filter.filter { !skipped.contains($0.name) }
-    nodeLoop: for node in nodes {
-      for (index, plugin) in filters.enumerated() {
-        let filter = plugin.vtable.filter!
-        cycle.currentPlugin = index
-        let status = filter(plugin.vtable.`self`, cycle.handle, pod, node.node)
+    // The filters that run, gathered once: the node loop below is the hottest in the scheduler.
+    let filters = profile.filter.enumerated().filter { !skipped.contains($0.element.name) }
+      .map { (index: $0.offset, name: $0.element.name, filter: $0.element.vtable.filter!, context: $0.element.vtable.`self`) }
+    // As Kubernetes does, a large cluster stops looking once it has enough feasible nodes, and the
+    // next cycle starts where this one stopped so that every node gets its turn.
+    let wanted = Self.feasibleNodesToFind(among: nodes.count)
+    let start = nodes.isEmpty ? 0 : nextStartNode % nodes.count
+    var examined = 0
+    nodeLoop: while examined < nodes.count, feasible.count < wanted {
+      let node = nodes[(start + examined) % nodes.count]
+      examined += 1
+      for filter in filters {
+        cycle.currentPlugin = filter.index
+        let status = filter.filter(filter.context, cycle.handle, pod, node.node)
         if status != SKIFF_OK {
-          let reasons = cycle.takeReasons(ofPlugin: index)
-          for reason in reasons.isEmpty ? ["rejected by \(plugin.name)"] : reasons {
-            rejections[plugin.name, default: [:]][reason, default: 0] += 1
+          let plugin = filter.name
+          let reasons = cycle.takeReasons(ofPlugin: filter.index)
+          for reason in reasons.isEmpty ? ["rejected by \(plugin)"] : reasons {
+            rejections[plugin, default: [:]][reason, default: 0] += 1
           }
           continue nodeLoop
         }
       }
       feasible.append(node)
     }
+    nextStartNode = nodes.isEmpty ? 0 : (start + examined) % nodes.count
     guard !feasible.isEmpty else { return unschedulable(info, nodes: nodes.count, rejections: rejections) }
 
     // Pre-score with the feasible nodes (SKIP: the plugin has nothing to score for this pod), then
@@ -391,6 +403,14 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     }
     queue.moveAllToActive()  // its reservation freed room for others
     schedulePending()
+  }
+
+  /// Kubernetes' adaptive percentageOfNodesToScore: every node below 100; above, 50% less one
+  /// point per 125 nodes, at least 5% and at least 100 nodes (500 of 5,000; 5% of 10,000 or more).
+  static func feasibleNodesToFind(among nodeCount: Int) -> Int {
+    guard nodeCount >= 100 else { return nodeCount }
+    let percentage = max(5, 50 - nodeCount / 125)
+    return max(100, nodeCount * percentage / 100)
   }
 
   private func unschedulable(_ info: PodInfo, nodes: Int, rejections: [String: [String: Int]]) {

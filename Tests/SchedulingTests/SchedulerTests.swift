@@ -294,4 +294,13 @@ final class SchedulerTests: XCTestCase {
     for i in 0..<3 { XCTAssertNil(try nodeName("trio-\(i)"), "all or none: trio-\(i) stays unbound") }
   }
 
+
+  func testLargeClustersFilterOnlyKubernetesShareOfNodes() {
+    // Kubernetes' numFeasibleNodesToFind: all below 100 nodes, then 50% less a point per 125 nodes, floors of 5% and 100.
+    XCTAssertEqual(Scheduler.feasibleNodesToFind(among: 20), 20)
+    XCTAssertEqual(Scheduler.feasibleNodesToFind(among: 150), 100)
+    XCTAssertEqual(Scheduler.feasibleNodesToFind(among: 1000), 420)
+    XCTAssertEqual(Scheduler.feasibleNodesToFind(among: 5000), 500)
+    XCTAssertEqual(Scheduler.feasibleNodesToFind(among: 10000), 500)
+  }
 }

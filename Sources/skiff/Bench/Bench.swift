@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run a benchmark and print its figures (the last line is one JSON object).",
-    subcommands: [ABIBench.self, APIBench.self])
+    subcommands: [ABIBench.self, APIBench.self, SchedulerBench.self])
 }
 
 /// Monotonic nanoseconds.

@@ -26,7 +26,13 @@ struct Explain: ParsableCommand {
     guard ["pod", "pods", "po"].contains(kind) else { fail("only pods can be explained, not \(kind)") }
     let address: ServerAddress
     do {
-      address = try server.map { url throws in try ServerAddress(url) } ?? ServerAddress.fromKubeconfig(kubeconfig)
+      // Spelled out: `server.map { try ServerAddress($0) } ?? ...` crashes the 6.3 optimizer
+      // (a typed throw through Optional.map, "swifterror value can only be loaded and stored").
+      if let server {
+        address = try ServerAddress(server)
+      } else {
+        address = try ServerAddress.fromKubeconfig(kubeconfig)
+      }
     } catch {
       fail("cannot find the API server: \(error)")
     }
