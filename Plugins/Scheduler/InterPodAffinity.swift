@@ -85,7 +85,11 @@ enum InterPodAffinity {
       self.pod = pod
       self.nodes = nodes
       let affinityTerms = pod.requiredAffinity, antiTerms = pod.requiredAntiAffinity
+      // A pod without terms of its own can only be turned away by placed pods' anti-affinity, and
+      // the framework flags the nodes holding pods with terms: the rest need no look.
+      let onlyExisting = affinityTerms.isEmpty && antiTerms.isEmpty
       for case let node? in nodes {
+        if onlyExisting && node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS == 0 { continue }
         for case let placed? in node.pointee.placedPods {
           let other = placed.pointee
           if !affinityTerms.isEmpty,
@@ -151,7 +155,9 @@ enum InterPodAffinity {
       func add(_ term: skiff_pod_term, _ weight: Int64, _ node: skiff_node) {
         if let domain = node.domain(term.topology_key) { weights[domain, default: 0] += weight }
       }
+      let onlyExisting = pod.n_preferred_affinity == 0 && pod.n_preferred_anti_affinity == 0
       for case let node? in nodes {
+        if onlyExisting && node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS == 0 { continue }
         for case let placed? in node.pointee.placedPods {
           let other = placed.pointee
           for term in pod.preferredAffinity where PodSelection.matches(term, ownedIn: pod.namespace_, other) {

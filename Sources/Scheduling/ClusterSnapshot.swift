@@ -66,7 +66,7 @@ final class NodeInfo {
     node.pointee.n_taints = UInt32(taints.count)
     let allocatable = object[path: ["status", "allocatable"]]?.objectValue ?? object[path: ["status", "capacity"]]?.objectValue
     node.pointee.allocatable = ResourceVector(allocatable, intern: intern).cStruct(in: arena)
-    var flags: UInt32 = 0
+    var flags = node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS  // that bit comes from its pods
     if object[path: ["spec", "unschedulable"]]?.boolValue == true { flags |= SKIFF_NODE_UNSCHEDULABLE }
     let ready = (object[path: ["status", "conditions"]]?.arrayValue ?? []).first { $0["type"]?.stringValue == "Ready" }
     if ready?["status"]?.stringValue == "False" { flags |= SKIFF_NODE_NOT_READY }
@@ -101,6 +101,14 @@ final class NodeInfo {
     }
     node.pointee.used_ports = arena.array(ports).map { UnsafePointer($0) }
     node.pointee.n_used_ports = UInt32(ports.count)
+    if pods.contains(where: { pod in
+      let p = pod.pod.pointee
+      return p.n_affinity + p.n_anti_affinity + p.n_preferred_affinity + p.n_preferred_anti_affinity > 0
+    }) {
+      node.pointee.flags |= SKIFF_NODE_HAS_AFFINITY_PODS
+    } else {
+      node.pointee.flags &= ~SKIFF_NODE_HAS_AFFINITY_PODS
+    }
     node.pointee.generation &+= 1
     dynamicArena = arena
   }

@@ -356,12 +356,17 @@ extension ClusterObjects {
     return keep([pod])
   }
 
-  /// A node with `pods` placed on it.
+  /// A node with `pods` placed on it, flagged as the framework flags nodes holding pods with pod
+  /// (anti-)affinity terms.
   func node(_ name: String, labels pairs: [String: String], holding pods: [UnsafePointer<skiff_pod>?])
     -> UnsafePointer<skiff_node>? {
     var node = node(name, labels: pairs)!.pointee
     node.pods = keep(pods)
     node.n_pods = UInt32(pods.count)
+    if pods.contains(where: { pod in
+      guard let p = pod?.pointee else { return false }
+      return p.n_affinity + p.n_anti_affinity + p.n_preferred_affinity + p.n_preferred_anti_affinity > 0
+    }) { node.flags |= SKIFF_NODE_HAS_AFFINITY_PODS }
     return keep([node])
   }
 }

@@ -350,6 +350,10 @@ typedef struct skiff_node {
 
 #define SKIFF_NODE_UNSCHEDULABLE 0x1u /* spec.unschedulable */
 #define SKIFF_NODE_NOT_READY 0x2u
+/* ABI 2: a pod placed on the node has pod affinity or anti-affinity terms (required or
+ * preferred), so plugins looking for placed pods' terms about an incoming pod can skip the rest,
+ * as kube-scheduler keeps its PodsWithAffinity lists. */
+#define SKIFF_NODE_HAS_AFFINITY_PODS 0x4u
 
 /* One node's score for normalize_score; scores end in [0, SKIFF_MAX_NODE_SCORE]. */
 typedef struct skiff_node_score {
