@@ -284,6 +284,27 @@ extension APIServer {
                 component: "default-scheduler")
   }
 
+  /// Deletes a pod preempted to make room for `preemptor`, with a Preempted event as Kubernetes
+  /// records it. Loop only.
+  public func preemptPod(namespace: String, name: String, preemptor: String, node: String) {
+    let pods = catalog.lookup(group: "", version: "v1", resource: "pods")!
+    guard let kv = store.get(pods.key(namespace: namespace, name: name)) else { return }
+    let victim = StoredObject.decode(kv)
+    recordEvent(about: victim, type: "Normal", reason: "Preempted",
+                message: "Preempted by pod \(namespace)/\(preemptor) on node \(node)", component: "default-scheduler")
+    deleteObject(pods, kv: kv, object: victim, propagation: "Background") { _ in }
+  }
+
+  /// status.nominatedNodeName: where a preempting pod is expected to go once its victims are gone.
+  public func nominatePod(namespace: String, name: String, node: String) {
+    let pods = catalog.lookup(group: "", version: "v1", resource: "pods")!
+    guard let kv = store.get(pods.key(namespace: namespace, name: name)) else { return }
+    var pod = StoredObject.decode(kv)
+    pod[path: ["metadata", "resourceVersion"]] = nil
+    pod[path: ["status", "nominatedNodeName"]] = .string(node)
+    store.update(kv.key, value: StoredObject.encode(pod), expectedModRevision: kv.modRevision) { _ in }
+  }
+
   private func setCondition(_ object: inout JSON, type: String, status: String, reason: String?, message: String?) {
     var conditions = (object[path: ["status", "conditions"]]?.arrayValue ?? []).filter { $0["type"]?.stringValue != type }
     var condition: JSON = ["type": .string(type), "status": .string(status), "lastProbeTime": .null,

@@ -205,6 +205,22 @@ extension PluginHost {
     return UnsafeBufferPointer(start: nodes, count: Int(count))
   }
 
+  /// Preemption helpers (ABI 2, post_filter only): would the pod pass the filters on `node`
+  /// without the pods `without`? nil when the host is too old to answer.
+  public static func filterWithout(_ cycle: OpaquePointer?, _ pod: UnsafePointer<skiff_pod>,
+                                   _ node: UnsafePointer<skiff_node>, _ without: [UInt64]) -> skiff_status? {
+    let slotEnd = MemoryLayout<skiff_host>.offset(of: \skiff_host.cycle_filter_without)! + MemoryLayout<UnsafeRawPointer>.size
+    guard Int(table.pointee.struct_size) >= slotEnd, let check = table.pointee.cycle_filter_without else { return nil }
+    return without.withUnsafeBufferPointer { check(cycle, pod, node, $0.baseAddress, UInt32($0.count)) }
+  }
+
+  /// Evicts the pods with these ids to make room (post_filter only).
+  public static func preempt(_ cycle: OpaquePointer?, _ victims: [UInt64]) -> skiff_status {
+    let slotEnd = MemoryLayout<skiff_host>.offset(of: \skiff_host.cycle_preempt)! + MemoryLayout<UnsafeRawPointer>.size
+    guard Int(table.pointee.struct_size) >= slotEnd, let preempt = table.pointee.cycle_preempt else { return SKIFF_UNSUPPORTED }
+    return victims.withUnsafeBufferPointer { preempt(cycle, $0.baseAddress, UInt32($0.count)) }
+  }
+
   /// This plugin's state for the cycle, made by `make` on first use and released with the cycle,
   /// so whichever slot runs first (pre_filter, filter, score) computes it once for all of them.
   public static func cycleState<State: AnyObject>(_ cycle: OpaquePointer?, _ make: () -> State) -> State {

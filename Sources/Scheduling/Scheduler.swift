@@ -14,6 +14,10 @@ public protocol SchedulingOutcomes: AnyObject {
   func bind(namespace: String, name: String, node: String, completion: @escaping (Bool) -> Void)
   /// PodScheduled=False with reason Unschedulable and `message`, plus a FailedScheduling event.
   func reportUnschedulable(namespace: String, name: String, message: String)
+  /// Preemption: deletes a victim (gracefully) to make room for `preemptor` on `node`.
+  func preempt(namespace: String, name: String, preemptor: String, node: String)
+  /// Preemption: status.nominatedNodeName of the pod that will get the room.
+  func nominate(namespace: String, name: String, node: String)
 }
 
 public final class Scheduler: PermitDecisions, @unchecked Sendable {
@@ -242,6 +246,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     cycle.nodes = snapshot.nodeArrayBase
     cycle.nodeCount = UInt32(nodes.count)
     var rejections: [String: [String: Int]] = [:]
+    var rejected: [(node: NodeInfo, status: skiff_status, plugin: String, reason: String)] = []
     var feasible: [NodeInfo] = []
     feasible.reserveCapacity(min(nodes.count, Self.feasibleNodesToFind(among: nodes.count)))
     var skipped = Set<String>()
@@ -272,13 +277,17 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
           for reason in reasons.isEmpty ? ["rejected by \(plugin)"] : reasons {
             rejections[plugin, default: [:]][reason, default: 0] += 1
           }
+          rejected.append((node, status, plugin, reasons.first ?? ""))
           continue nodeLoop
         }
       }
       feasible.append(node)
     }
     nextStartNode = nodes.isEmpty ? 0 : (start + examined) % nodes.count
-    guard !feasible.isEmpty else { return unschedulable(info, nodes: nodes.count, rejections: rejections) }
+    guard !feasible.isEmpty else {
+      if !profile.postFilter.isEmpty { postFilter(info, profile: profile, cycle: cycle, rejected: rejected) }
+      return unschedulable(info, nodes: nodes.count, rejections: rejections)
+    }
 
     // Pre-score with the feasible nodes (SKIP: the plugin has nothing to score for this pod), then
     // score every feasible node with each scoring plugin, normalize, weigh, sum.
@@ -360,6 +369,77 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       return
     }
     bind(info, to: chosen)
+  }
+
+  /// PostFilter (preemption): plugins see each node's verdict, may ask whether the pod would fit
+  /// without some pods, evict them, and nominate the node. The pod itself waits in the queue for
+  /// the victims to go.
+  private func postFilter(_ info: PodInfo, profile: SchedulingProfile, cycle: SchedulingCycle,
+                          rejected: [(node: NodeInfo, status: skiff_status, plugin: String, reason: String)]) {
+    let arena = Arena()
+    let verdicts = rejected.map { entry in
+      skiff_node_verdict(node: UnsafePointer(entry.node.node), status: entry.status, reserved0: 0,
+                         plugin: arena.array(Array(entry.plugin.utf8CString)).map { UnsafePointer($0) },
+                         reason: arena.array(Array(entry.reason.utf8CString)).map { UnsafePointer($0) })
+    }
+    cycle.filterWithout = { [unowned self] pod, node, without in
+      filterWithout(pod, node: node, without: Set(without), profile: profile)
+    }
+    cycle.preempt = { [unowned self] victims in
+      let ids = Set(victims)
+      for node in snapshot.nodes {
+        for placed in node.pods where ids.contains(placed.pod.pointee.id) {
+          outcomes?.preempt(namespace: placed.namespace, name: placed.name, preemptor: info.name, node: node.name)
+        }
+      }
+      return SKIFF_OK
+    }
+    defer {
+      cycle.filterWithout = nil
+      cycle.preempt = nil
+    }
+    for (index, plugin) in profile.postFilter.enumerated() {
+      cycle.currentPlugin = index
+      var nominated: skiff_str = 0
+      let status = verdicts.withUnsafeBufferPointer {
+        plugin.vtable.post_filter!(plugin.vtable.`self`, cycle.handle, info.pod, $0.baseAddress, UInt32($0.count), &nominated)
+      }
+      if status == SKIFF_OK, nominated != 0, let node = kernel.strings.string(nominated) {
+        outcomes?.nominate(namespace: info.namespace, name: info.name, node: node)
+        return
+      }
+    }
+  }
+
+  /// The profile's filters on a copy of `node` without the pods in `without`.
+  private func filterWithout(_ pod: UnsafePointer<skiff_pod>, node: UnsafePointer<skiff_node>, without: Set<UInt64>,
+                             profile: SchedulingProfile) -> skiff_status {
+    guard let info = snapshot.nodes.first(where: { UnsafePointer($0.node) == node }) else { return SKIFF_INVALID }
+    let arena = Arena()
+    let remaining = info.pods.filter { !without.contains($0.pod.pointee.id) }
+    var requested = ResourceVector()
+    for pod in remaining { requested.add(pod.requests) }
+    var copy = node.pointee
+    copy.requested = requested.cStruct(in: arena)
+    let pointers: [UnsafePointer<skiff_pod>?] = remaining.map { UnsafePointer($0.pod) }
+    copy.pods = arena.array(pointers).map { UnsafePointer($0) }
+    copy.n_pods = UInt32(remaining.count)
+    var ports: [skiff_port] = []
+    for pod in remaining where pod.pod.pointee.n_host_ports > 0 {
+      ports += UnsafeBufferPointer(start: pod.pod.pointee.host_ports, count: Int(pod.pod.pointee.n_host_ports))
+    }
+    copy.used_ports = arena.array(ports).map { UnsafePointer($0) }
+    copy.n_used_ports = UInt32(ports.count)
+    let check = SchedulingCycle()
+    defer { check.end() }
+    check.nodes = snapshot.nodeArrayBase
+    check.nodeCount = UInt32(snapshot.nodes.count)
+    for (index, plugin) in profile.filter.enumerated() {
+      check.currentPlugin = index
+      let status = plugin.vtable.filter!(plugin.vtable.`self`, check.handle, pod, &copy)
+      if status != SKIFF_OK { return status }
+    }
+    return SKIFF_OK
   }
 
   /// A pod held at Permit: the plugins that still have to allow it, and its timeout.

@@ -30,6 +30,7 @@ struct SchedulingProfile {
   let queueSort: skiff_scheduler_plugin?
   let preFilter: [Plugin]
   let filter: [Plugin]
+  let postFilter: [Plugin]
   let preScore: [Plugin]
   let score: [Plugin]
   let reserve: [Plugin]
@@ -104,6 +105,7 @@ struct SchedulingProfile {
     queueSort = try point("queueSort") { $0.queue_sort_less != nil }.first?.vtable
     preFilter = try point("preFilter") { $0.pre_filter != nil }
     filter = try point("filter") { $0.filter != nil }
+    postFilter = try point("postFilter") { $0.post_filter != nil }
     preScore = try point("preScore") { $0.pre_score != nil }
     score = try point("score") { $0.score != nil }
     reserve = try point("reserve") { $0.reserve != nil || $0.unreserve != nil }

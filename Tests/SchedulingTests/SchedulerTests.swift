@@ -187,6 +187,30 @@ final class SchedulerTests: XCTestCase {
     }
   }
 
+  func testAHigherPriorityPodPreemptsTheLeastImportantPodsThatMakeRoom() throws {
+    try start()
+    try node("only", cpu: "4")
+    try pod("batch-low", cpu: "2", extra: #""priority":10,"#)
+    try pod("batch-lower", cpu: "1", extra: #""priority":1,"#)
+    XCTAssertEqual(try boundNode("batch-low"), "only")
+    XCTAssertEqual(try boundNode("batch-lower"), "only")
+    // Needs 3 cpus with 1 free: evicting batch-lower alone frees 2, not enough; batch-low alone frees
+    // 3. Kubernetes reprieves the most important victims first, so batch-low goes and batch-lower stays.
+    try pod("urgent", cpu: "3", extra: #""priority":1000,"#)
+    XCTAssertEqual(try boundNode("urgent", within: 10), "only", "the preemptor got the room")
+    XCTAssertEqual(try HTTPClient.send("GET", server.url + "/api/v1/namespaces/default/pods/batch-low").status, 404,
+                   "the victim was evicted")
+    XCTAssertEqual(try HTTPClient.send("GET", server.url + "/api/v1/namespaces/default/pods/batch-lower").status, 200,
+                   "a pod whose eviction alone would not help is reprieved")
+    let events = try server.kubectl(["get", "events", "--field-selector", "reason=Preempted", "-o",
+                                     "jsonpath={.items[*].message}"])
+    XCTAssertEqual(events.output, "Preempted by pod default/urgent on node only")
+    // Nothing of lower priority to evict: no preemption, and the pod says why.
+    try pod("also-urgent", cpu: "4", extra: #""priority":5,"#)
+    XCTAssertEqual(try scheduledCondition("also-urgent")?["status"] as? String, "False")
+    XCTAssertEqual(try HTTPClient.send("GET", server.url + "/api/v1/namespaces/default/pods/urgent").status, 200)
+  }
+
   func testFitErrorMessageSortsLikeKubernetes() {
     XCTAssertEqual(Scheduler.message(nodes: 5000, histogram: ["Insufficient nvidia.com/gpu": 4990,
                                                               "node(s) had untolerated taint {gpu: true}": 10]),

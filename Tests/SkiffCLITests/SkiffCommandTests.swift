@@ -51,7 +51,7 @@ final class SkiffCommandTests: XCTestCase {
                                  + "scheduler/NodeUnschedulable, scheduler/NodeAffinity, scheduler/NodePorts, "
                                  + "scheduler/NodeResourcesFit, scheduler/NodeResourcesBalancedAllocation, "
                                  + "scheduler/TaintToleration, scheduler/InterPodAffinity, "
-                                 + "scheduler/PodTopologySpread, scheduler/Coscheduling"), result.output)
+                                 + "scheduler/PodTopologySpread, scheduler/Coscheduling, scheduler/DefaultPreemption"), result.output)
   }
 
   func testShippedProfilesLoad() throws {

@@ -229,6 +229,16 @@ enum HostTable {
       count?.pointee = cycle.nodeCount
       return SKIFF_OK
     }
+    host.cycle_filter_without = { cycle, pod, node, without, count in
+      guard let cycle = SchedulingCycle.from(cycle), let check = cycle.filterWithout, let pod, let node else {
+        return SKIFF_INVALID
+      }
+      return check(pod, node, Array(UnsafeBufferPointer(start: without, count: Int(count))))
+    }
+    host.cycle_preempt = { cycle, victims, count in
+      guard let cycle = SchedulingCycle.from(cycle), let preempt = cycle.preempt else { return SKIFF_INVALID }
+      return preempt(Array(UnsafeBufferPointer(start: victims, count: Int(count))))
+    }
     host.permit_allow = { ctx, pod, plugin in
       withContext(ctx, SKIFF_INVALID) { context in
         let name = text(plugin) ?? context.name

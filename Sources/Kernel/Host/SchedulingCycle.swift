@@ -10,6 +10,9 @@ public final class SchedulingCycle: @unchecked Sendable {
   /// The snapshot's nodes, for plugins that look across the cluster (host->cycle_nodes).
   public var nodes: UnsafePointer<UnsafePointer<skiff_node>?>?
   public var nodeCount: UInt32 = 0
+  /// Set by the framework while post_filter runs: host->cycle_filter_without and cycle_preempt.
+  public var filterWithout: ((UnsafePointer<skiff_pod>, UnsafePointer<skiff_node>, [UInt64]) -> skiff_status)?
+  public var preempt: (([UInt64]) -> skiff_status)?
   private var reasons: [Int: [String]] = [:]
   private var state: [Int: (data: UnsafeMutableRawPointer?, release: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?)] = [:]
 

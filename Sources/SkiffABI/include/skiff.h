@@ -39,7 +39,7 @@ extern "C" {
 
 /* Bumped whenever any struct below changes size or field offsets.
  *   1  the first layout
- *   2  skiff_host.cycle_nodes appended */
+ *   2  skiff_host.cycle_nodes, cycle_filter_without and cycle_preempt appended */
 #define SKIFF_ABI_VERSION 2u
 
 /* The exported entry symbol's name, for dlsym and for `#define SKIFF_EXPORT`. */
@@ -694,6 +694,16 @@ struct skiff_host {
    * plugins that count across the cluster (pod affinity, topology spread) read in pre_filter and
    * pre_score. Call only from inside a scheduler slot with its cycle. */
   skiff_status (*cycle_nodes)(skiff_cycle *cycle, const skiff_node *const **nodes, uint32_t *n_nodes);
+
+  /* post_filter only (preemption). Would `pod` pass the profile's filters on `node` if the pods
+   * with the ids in `without` were not there? SKIFF_OK if so, else the first filter's status.
+   * Records no reasons. Plugins whose pre_filter state counts pods across the cluster still see
+   * them (as Kubernetes before PreFilterExtensions). */
+  skiff_status (*cycle_filter_without)(skiff_cycle *cycle, const skiff_pod *pod, const skiff_node *node,
+                                       const uint64_t *without, uint32_t n_without);
+  /* post_filter only. Evicts the pods with these ids (gracefully, through the API) to make room for
+   * the cycle's pod on the node the plugin nominates. */
+  skiff_status (*cycle_preempt)(skiff_cycle *cycle, const uint64_t *victims, uint32_t n_victims);
 };
 
 /* The one symbol a plugin library exports. */

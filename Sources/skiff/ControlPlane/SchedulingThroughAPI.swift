@@ -17,4 +17,12 @@ final class SchedulingThroughAPI: SchedulingOutcomes {
   func reportUnschedulable(namespace: String, name: String, message: String) {
     api.reportUnschedulable(namespace: namespace, name: name, message: message)
   }
+
+  func preempt(namespace: String, name: String, preemptor: String, node: String) {
+    api.preemptPod(namespace: namespace, name: name, preemptor: preemptor, node: node)
+  }
+
+  func nominate(namespace: String, name: String, node: String) {
+    api.nominatePod(namespace: namespace, name: name, node: node)
+  }
 }
