@@ -5,21 +5,8 @@ import Foundation
 import SkiffTestSupport
 import XCTest
 
-final class APISemanticsTests: XCTestCase {
-  var dir: URL!
-  var server: SkiffServer!
-  var api: String { "http://" + server.url.replacingOccurrences(of: "http://", with: "") }
-
-  override func setUpWithError() throws {
-    dir = try Fixtures.temporaryDirectory()
-    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"))
-  }
-
-  override func tearDown() {
-    server.stop()
-    try? FileManager.default.removeItem(at: dir)
-  }
-
+final class APISemanticsTests: ServerTestCase {
+  var api: String { server.url }
   private var configMaps: String { api + "/api/v1/namespaces/default/configmaps" }
 
   private func revision() throws -> String {

@@ -4,20 +4,7 @@ import Foundation
 import SkiffTestSupport
 import XCTest
 
-final class ClientCompatibilityTests: XCTestCase {
-  var dir: URL!
-  var server: SkiffServer!
-
-  override func setUpWithError() throws {
-    dir = try Fixtures.temporaryDirectory()
-    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"))
-  }
-
-  override func tearDown() {
-    server.stop()
-    try? FileManager.default.removeItem(at: dir)
-  }
-
+final class ClientCompatibilityTests: ServerTestCase {
   static let kubectls: [String] = {
     let folder = "/usr/lib/google-cloud-sdk/bin"
     return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])

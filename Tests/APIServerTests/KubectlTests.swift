@@ -4,20 +4,7 @@ import Foundation
 import SkiffTestSupport
 import XCTest
 
-final class KubectlTests: XCTestCase {
-  var dir: URL!
-  var server: SkiffServer!
-
-  override func setUpWithError() throws {
-    dir = try Fixtures.temporaryDirectory()
-    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"))
-  }
-
-  override func tearDown() {
-    XCTAssertEqual(server.stop(), 0, "the server did not exit cleanly on SIGTERM")
-    try? FileManager.default.removeItem(at: dir)
-  }
-
+final class KubectlTests: ServerTestCase {
   /// kubectl's output, failing the test when it exits non-zero.
   @discardableResult
   private func kubectl(_ arguments: String..., stdin: String? = nil, file: StaticString = #filePath,

@@ -5,20 +5,7 @@ import ObjectModel
 import SkiffTestSupport
 import XCTest
 
-final class KubectlProtobufTests: XCTestCase {
-  private var dir: URL!
-  private var server: SkiffServer!
-
-  override func setUpWithError() throws {
-    dir = try Fixtures.temporaryDirectory()
-    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"))
-  }
-
-  override func tearDown() {
-    server?.stop()
-    try? FileManager.default.removeItem(at: dir)
-  }
-
+final class KubectlProtobufTests: ServerTestCase {
   func testCreateDeployment() throws {
     try server.create(["deployment", "web", "--image=nginx:1.27", "--replicas=3", "--port=80"])
     let deployment = try server.get("deployment/web")

@@ -2,6 +2,7 @@
 // on a free port with its own data directory, restarted, killed (SIGKILL is the crash), and
 // driven with the real kubectl or any HTTP client.
 import Foundation
+import XCTest
 
 public final class SkiffServer {
   public let dataDir: URL
@@ -100,5 +101,22 @@ public final class SkiffServer {
     -> (status: Int32, output: String) {
     let cache = dataDir.deletingLastPathComponent().appendingPathComponent("kubectl-cache-\(UUID())").path
     return try Fixtures.run(["env", "KUBECONFIG=\(kubeconfig)", binary, "--cache-dir", cache] + arguments, stdin: stdin)
+  }
+}
+
+/// A test case with a scratch folder and a `skiff server` (scheduler only) on it, which must exit
+/// cleanly on SIGTERM when the test ends.
+open class ServerTestCase: XCTestCase {
+  public var dir: URL!
+  public var server: SkiffServer!
+
+  open override func setUpWithError() throws {
+    dir = try Fixtures.temporaryDirectory()
+    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"))
+  }
+
+  open override func tearDown() {
+    XCTAssertEqual(server?.stop() ?? 0, 0, "the server did not exit cleanly on SIGTERM")
+    try? FileManager.default.removeItem(at: dir)
   }
 }
