@@ -37,6 +37,8 @@ struct Server: ParsableCommand {
       fail("cannot open the store in \(dataDir): \(error)")
     }
     let api = APIServer(loop: loop, store: store, log: kernel.log)
+    // Plugins' counters and gauges (host->counter_add / gauge_set) on the API's /metrics.
+    api.metricsSources.append { kernel.metrics.exposition() }
     let outcomes = SchedulingThroughAPI(api)
     var scheduler: Scheduler?
     loop.execute {
