@@ -14,6 +14,10 @@ final class PodInfo {
   let pod: UnsafeMutablePointer<skiff_pod>
   let requests: ResourceVector
   var nodeName: String?
+  /// What scheduling reads of a pod changes only with its spec (the generation) or its labels;
+  /// an update that changes neither (a kubelet's status report) leaves the snapshot alone.
+  let generation: Int64
+  let labels: JSON?
 
   init(key: String, object: JSON, id: UInt64, intern: Interner, minMember: Int32 = 0) {
     self.key = key
@@ -25,6 +29,8 @@ final class PodInfo {
                                       minMember: minMember))
     let bound = object[path: ["spec", "nodeName"]]?.stringValue ?? ""
     nodeName = bound.isEmpty ? nil : bound
+    generation = object[path: ["metadata", "generation"]]?.intValue ?? 0
+    labels = object[path: ["metadata", "labels"]]
   }
 }
 
@@ -172,6 +178,16 @@ final class ClusterSnapshot {
   }
 
   func isPlaced(_ key: String) -> Bool { placed[key] != nil }
+
+  /// True when `object` is a pod the snapshot already holds on the same node with the same spec
+  /// generation and labels, so rebuilding its struct would change nothing.
+  func holdsUnchanged(_ key: String, _ object: JSON) -> Bool {
+    guard let known = placed[key] else { return false }
+    let node = object[path: ["spec", "nodeName"]]?.stringValue
+    return known.nodeName == node && known.generation == (object[path: ["metadata", "generation"]]?.intValue ?? 0)
+      && known.labels == object[path: ["metadata", "labels"]]
+      && (known.pod.pointee.flags & SKIFF_POD_TERMINATING != 0) == (object[path: ["metadata", "deletionTimestamp"]] != nil)
+  }
 
   var placedCount: Int { placed.count }
 }

@@ -178,7 +178,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       queue.moveAllToActive()  // freed resources
       return schedulePending()
     }
-    guard let object = try? JSON.parse(kv.value) else { return }
+    guard let object = try? JSON.parse(kv.value), !snapshot.holdsUnchanged(kv.key, object) else { return }
     let info = PodInfo(key: kv.key, object: object, id: snapshot.newID(), intern: snapshot.intern,
                        minMember: minMember(of: object))
     if info.nodeName != nil {
