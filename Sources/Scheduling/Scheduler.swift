@@ -1,7 +1,8 @@
 // The scheduling framework: a priority queue of pods waiting for a node, one scheduling cycle at a
-// time over the snapshot (filter, score, normalize, pick, reserve), and asynchronous binding so
-// the next cycle does not wait for the store. All policy is in scheduler plugins loaded through
-// skiff.h; this file only calls their extension points in Kubernetes' order. Loop only.
+// time over the snapshot (pre-filter, filter, post-filter when nothing fits, pre-score, score,
+// normalize, pick, reserve, permit), and asynchronous binding so the next cycle does not wait for
+// the store. All policy is in scheduler plugins loaded through skiff.h; this file only calls their
+// extension points in Kubernetes' order. Loop only.
 import Foundation
 import Kernel
 import ObjectModel
@@ -23,7 +24,8 @@ public protocol SchedulingOutcomes: AnyObject {
 public final class Scheduler: PermitDecisions, @unchecked Sendable {
   private let kernel: Kernel
   private let store: KeyValueStore
-  private weak var outcomes: SchedulingOutcomes?
+  /// Held strongly: nothing else need keep the bridge to the API server alive.
+  private let outcomes: SchedulingOutcomes?
   private let snapshot: ClusterSnapshot
   private let queue: SchedulingQueue
   /// By schedulerName; pods naming another scheduler are left alone.
