@@ -18,11 +18,25 @@ final class SchedulerBenchTests: XCTestCase {
     }
   }
 
-  func testWorkloadsNeedingMissingPluginsAreRefused() throws {
-    let result = try Fixtures.run([Fixtures.buildDirectory + "/skiff", "bench", "scheduler", "--nodes", "2", "--pods", "2",
+  func testAntiAffinityWorkloadPlacesOnePodPerNode() throws {
+    let result = try Fixtures.run([Fixtures.buildDirectory + "/skiff", "bench", "scheduler", "--nodes", "30", "--pods", "30",
                                    "--workload", "anti-affinity"])
-    XCTAssertNotEqual(result.status, 0)
-    XCTAssertTrue(result.output.contains("workload anti-affinity is not supported yet: InterPodAffinity is not implemented"),
-                  result.output)
+    XCTAssertEqual(result.status, 0, result.output)
+    let last = try XCTUnwrap(result.output.split(separator: "\n").last)
+    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+    XCTAssertEqual(json["workload"] as? String, "anti-affinity")
+    XCTAssertEqual(json["pods"] as? Int, 30, "every pod bound, one per node")
+  }
+
+  func testWorkloadsTheBenchCannotBuildAreRefused() throws {
+    let spread = try Fixtures.run([Fixtures.buildDirectory + "/skiff", "bench", "scheduler", "--nodes", "2", "--pods", "2",
+                                   "--workload", "topology-spread"])
+    XCTAssertNotEqual(spread.status, 0)
+    XCTAssertTrue(spread.output.contains("workload topology-spread is not supported yet: hollow nodes carry no zone labels yet"),
+                  spread.output)
+    let crowded = try Fixtures.run([Fixtures.buildDirectory + "/skiff", "bench", "scheduler", "--nodes", "2", "--pods", "3",
+                                    "--workload", "anti-affinity"])
+    XCTAssertNotEqual(crowded.status, 0)
+    XCTAssertTrue(crowded.output.contains("--pods must be at most --nodes (2)"), crowded.output)
   }
 }
