@@ -29,9 +29,6 @@ final class ProcessRuntimeTests: XCTestCase {
       }
     }
     kernels.forEach { $0.stop() }
-    for completion in runtime?.completions ?? [] {
-      XCTAssertEqual(completion.calls, 1, "a completion was not called exactly once")
-    }
     // Whatever is left (a test that failed midway) goes with its cgroups.
     for mount in Cgroups.mounts.values {
       let parent = "\(mount)/\(cgroupParent)"
@@ -434,27 +431,6 @@ struct TestFailure: Error, CustomStringConvertible {
   init(_ description: String) { self.description = description }
 }
 
-/// One completion: the token a slot's `done` carries.
-final class Completion: @unchecked Sendable {
-  let arrived = DispatchSemaphore(value: 0)
-  private let lock = NSLock()
-  private var result: (skiff_status, String) = (SKIFF_OK, "")
-  private var count = 0
-
-  var calls: Int { lock.withLock { count } }
-  var outcome: (skiff_status, String) { lock.withLock { result } }
-
-  static let callback: skiff_done_fn = { token, status, json, length in
-    let completion = Unmanaged<Completion>.fromOpaque(token!).takeUnretainedValue()
-    let text = json.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) }
-    completion.lock.withLock {
-      completion.result = (status, text ?? "")
-      completion.count += 1
-    }
-    completion.arrived.signal()
-  }
-}
-
 struct Outcome {
   let status: skiff_status
   let text: String
@@ -468,10 +444,6 @@ struct Outcome {
 final class RuntimeDriver: @unchecked Sendable {
   let kernel: RunningKernel
   let vtable: skiff_runtime_plugin
-  /// Kept alive for the whole test, so a second (wrong) call lands somewhere countable.
-  var completions: [Completion] { lock.withLock { issued } }
-  private var issued: [Completion] = []
-  private let lock = NSLock()
 
   init(_ kernel: RunningKernel) throws {
     self.kernel = kernel
@@ -481,23 +453,13 @@ final class RuntimeDriver: @unchecked Sendable {
     vtable = runtime.vtable.pointee
   }
 
+  /// A slot called through the shared helper, which traps on a second completion and fails on
+  /// none.
   func call(seconds: Double = 30, _ slot: @escaping (skiff_runtime_plugin, skiff_done) -> skiff_status)
     throws -> Outcome {
-    let completion = Completion()
-    lock.withLock { issued.append(completion) }
-    let done = skiff_done(fn: Completion.callback, token: Unmanaged.passUnretained(completion).toOpaque())
     let vtable = vtable
-    let returned = try kernel.loop.submit { slot(vtable, done) }
-    // A slot that refuses at once has not taken `done`.
-    guard returned == SKIFF_OK else {
-      lock.withLock { issued.removeAll { $0 === completion } }
-      return Outcome(status: returned, text: "")
-    }
-    guard completion.arrived.wait(timeout: .now() + seconds) == .success else {
-      throw TestFailure("no completion within \(seconds)s")
-    }
-    let (status, text) = completion.outcome
-    return Outcome(status: status, text: text)
+    let result = try kernel.call(within: seconds) { done in slot(vtable, done) }
+    return Outcome(status: result.status, text: result.json)
   }
 
   func expectOK(_ outcome: Outcome) throws -> [String: Any] {
