@@ -95,7 +95,6 @@ enum HPAAutoscaler {
   private static func resize(
     _ done: skiff_done, _ change: @escaping @Sendable (NodeGroups) throws(NodeGroupError) -> NodeGroup
   ) -> skiff_status {
-    let done = Completion(done: done)
     let groups = nodeGroups
     let status = PluginHost.queueWork {
       do throws(NodeGroupError) {
@@ -113,17 +112,15 @@ enum HPAAutoscaler {
 
   /// A malformed request: answered at once through `done`, like every other outcome.
   private static func refuse(_ done: skiff_done, _ message: String) -> skiff_status {
-    Completion(done: done).fail(badRequest(message))
+    done.fail(badRequest(message))
     return SKIFF_OK
   }
 }
 
-/// skiff.h lets `done` be called from any thread, exactly once; this carries it to the pool.
-private struct Completion: @unchecked Sendable {
-  let done: skiff_done
-
-  func succeed(_ group: NodeGroup) { done.complete(SKIFF_OK, json: PluginJSON.encode(group.json)) }
-  func fail(_ error: NodeGroupError) { done.complete(error.status, json: error.json) }
+/// How a node-group change answers through `done` (which PluginKit lets travel to the pool).
+private extension skiff_done {
+  func succeed(_ group: NodeGroup) { complete(SKIFF_OK, json: PluginJSON.encode(group.json)) }
+  func fail(_ error: NodeGroupError) { complete(error.status, json: error.json) }
 }
 
 private func badRequest(_ message: String) -> NodeGroupError {

@@ -17,13 +17,17 @@ struct ClusterIPAllocator {
     }
   }
 
-  /// Fills spec.clusterIP(s) unless the Service asks for none ("None": headless) or names its own.
-  mutating func assign(_ service: inout JSON) {
-    if service[path: ["spec", "type"]]?.stringValue == "ExternalName" { return }
+  /// Fills spec.clusterIP(s) unless the Service asks for none ("None": headless) or names its own;
+  /// an address another Service holds is refused, as Kubernetes does.
+  mutating func assign(_ service: inout JSON) -> APIError.Cause? {
+    if service[path: ["spec", "type"]]?.stringValue == "ExternalName" { return nil }
     if let requested = service[path: ["spec", "clusterIP"]]?.stringValue, !requested.isEmpty {
-      if let value = Self.parse(requested) { taken.insert(value) }
+      if let value = Self.parse(requested), !taken.insert(value).inserted {
+        return APIError.Cause(reason: "FieldValueInvalid", field: "spec.clusterIPs",
+                              message: "Invalid value: []string{\"\(requested)\"}: failed to allocate IP \(requested): provided IP is already allocated")
+      }
       service[path: ["spec", "clusterIPs"]] = [.string(requested)]
-      return
+      return nil
     }
     for _ in 0..<Self.size {
       let candidate = Self.base + next
@@ -32,13 +36,17 @@ struct ClusterIPAllocator {
         let ip = Self.format(candidate)
         service[path: ["spec", "clusterIP"]] = .string(ip)
         service[path: ["spec", "clusterIPs"]] = [.string(ip)]
-        return
+        return nil
       }
     }
+    return nil
   }
 
-  mutating func release(_ ip: String) {
-    if let value = Self.parse(ip) { taken.remove(value) }
+  /// A deleted Service's addresses may be handed out again.
+  mutating func release(_ service: JSON) {
+    for ip in service[path: ["spec", "clusterIPs"]]?.arrayValue ?? [] {
+      if let text = ip.stringValue, let value = Self.parse(text) { taken.remove(value) }
+    }
   }
 
   private static func parse(_ text: String) -> UInt32? {
@@ -66,14 +74,21 @@ struct NodePortAllocator {
     }
   }
 
-  /// Gives each port of a NodePort or LoadBalancer Service a node port unless it names one.
-  mutating func assign(_ service: inout JSON) {
+  /// Gives each port of a NodePort or LoadBalancer Service a node port unless it names one; a port
+  /// another Service holds is refused.
+  mutating func assign(_ service: inout JSON) -> APIError.Cause? {
     let type = service[path: ["spec", "type"]]?.stringValue
     guard type == "NodePort" || type == "LoadBalancer",
-          var ports = service[path: ["spec", "ports"]]?.arrayValue else { return }
+          var ports = service[path: ["spec", "ports"]]?.arrayValue else { return nil }
+    var added: [Int64] = []
     for i in ports.indices {
       if let requested = ports[i]["nodePort"]?.intValue {
-        taken.insert(requested)
+        guard taken.insert(requested).inserted else {
+          for port in added { taken.remove(port) }
+          return APIError.Cause(reason: "FieldValueInvalid", field: "spec.ports[\(i)].nodePort",
+                                message: "Invalid value: \(requested): provided port is already allocated")
+        }
+        added.append(requested)
         continue
       }
       for _ in Self.range {
@@ -81,10 +96,18 @@ struct NodePortAllocator {
         next = next == Self.range.upperBound ? Self.range.lowerBound : next + 1
         if taken.insert(candidate).inserted {
           ports[i]["nodePort"] = .int(candidate)
+          added.append(candidate)
           break
         }
       }
     }
     service[path: ["spec", "ports"]] = .array(ports)
+    return nil
+  }
+
+  mutating func release(_ service: JSON) {
+    for port in service[path: ["spec", "ports"]]?.arrayValue ?? [] {
+      if let nodePort = port["nodePort"]?.intValue { taken.remove(nodePort) }
+    }
   }
 }

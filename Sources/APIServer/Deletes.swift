@@ -74,6 +74,10 @@ extension APIServer {
         case .success(let deleted):
           if propagation == "Background" { self.deleteDependents(dependents) {} }
           if type.kind == "CustomResourceDefinition" { self.stopServingCustomResource(object) }
+          if type.kind == "Service" && type.group.isEmpty {
+            self.clusterIPs.release(object)
+            self.nodePorts.release(object)
+          }
           completion(.success(StoredObject.decode(deleted)))
         case .failure(.notFound): completion(.failure(APIError.notFound(type, object.name)))
         case .failure(let error): completion(.failure(APIError.internalError(error.description)))

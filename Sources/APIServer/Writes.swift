@@ -30,12 +30,24 @@ extension APIServer {
     object[path: ["metadata", "uid"]] = .string(StoredObject.newUID())
     object[path: ["metadata", "creationTimestamp"]] = .string(Age.now())
     if object["spec"] != nil { object[path: ["metadata", "generation"]] = 1 }
-    let causes = Admission.nameCauses(type, name) + Admission.admit(type, &object, creating: true)
-    if type.kind == "Service" && type.group.isEmpty && causes.isEmpty {
-      clusterIPs.assign(&object)
-      nodePorts.assign(&object)
+    var causes = Admission.nameCauses(type, name) + Admission.admit(type, &object, creating: true)
+    let service = type.kind == "Service" && type.group.isEmpty
+    if service && causes.isEmpty && !isDryRun(request) {
+      // Each allocator takes nothing when it refuses; a refused node port gives the IP back.
+      if let problem = clusterIPs.assign(&object) {
+        causes.append(problem)
+      } else if let problem = nodePorts.assign(&object) {
+        clusterIPs.release(object)
+        causes.append(problem)
+      }
     }
     guard causes.isEmpty else { throw APIError.invalid(type, name, causes) }
+    // Addresses taken for a Service that is not stored after all go back.
+    let releaseAddresses = { [self] (object: JSON) in
+      guard service else { return }
+      clusterIPs.release(object)
+      nodePorts.release(object)
+    }
     if isDryRun(request) { return sendObject(responder, 201, object, type, request) }
 
     let created = object
@@ -45,8 +57,12 @@ extension APIServer {
         let stored = StoredObject.stored(created, revision: kv.modRevision)
         if type.kind == "CustomResourceDefinition" { serveCustomResource(stored) }
         sendObject(responder, 201, stored, type, request)
-      case .failure(.alreadyExists): fail(responder, APIError.alreadyExists(type, name))
-      case .failure(let error): fail(responder, APIError.internalError(error.description))
+      case .failure(.alreadyExists):
+        releaseAddresses(object)
+        fail(responder, APIError.alreadyExists(type, name))
+      case .failure(let error):
+        releaseAddresses(object)
+        fail(responder, APIError.internalError(error.description))
       }
     }
   }

@@ -32,9 +32,6 @@ public final class Kernel: @unchecked Sendable {
     objects = InMemoryObjects(loop: loop)
   }
 
-  /// The host table every plugin receives.
-  public static var host: UnsafePointer<skiff_host> { HostTable.shared }
-
   // MARK: Loading
 
   /// Opens every plugin the profile names (the profile has already refused a name listed twice),

@@ -189,5 +189,4 @@ final class ClusterSnapshot {
       && (known.pod.pointee.flags & SKIFF_POD_TERMINATING != 0) == (object[path: ["metadata", "deletionTimestamp"]] != nil)
   }
 
-  var placedCount: Int { placed.count }
 }

@@ -113,6 +113,21 @@ final class APISemanticsTests: ServerTestCase {
     XCTAssertTrue(expired.text.contains(#""code":410"#) && expired.text.contains(#""reason":"Expired""#), expired.text)
   }
 
+  func testServiceAddressesAreExclusiveAndFreedOnDelete() throws {
+    let services = api + "/api/v1/namespaces/default/services"
+    func service(_ name: String) -> String {
+      #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"\#(name)"},"spec":{"type":"NodePort","clusterIP":"10.96.7.7","ports":[{"port":80,"nodePort":30777}]}}"#
+    }
+    XCTAssertEqual(try HTTPClient.send("POST", services, json: service("first")).status, 201)
+    let taken = try HTTPClient.send("POST", services, json: service("second"))
+    XCTAssertEqual(taken.status, 422)
+    XCTAssertTrue(status(taken).message.contains("failed to allocate IP 10.96.7.7: provided IP is already allocated"),
+                  status(taken).message)
+    XCTAssertEqual(try HTTPClient.send("DELETE", services + "/first").status, 200)
+    XCTAssertEqual(try HTTPClient.send("POST", services, json: service("second")).status, 201,
+                   "a deleted Service's IP and node port may be taken again")
+  }
+
   func testFinalizersHoldDeletionUntilRemoved() throws {
     _ = try HTTPClient.send("POST", configMaps, json: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"held","finalizers":["example.com/hold"]}}"#)
     let deleted = try HTTPClient.send("DELETE", configMaps + "/held")
