@@ -22,6 +22,7 @@ public final class APIServer: @unchecked Sendable {
   public var schedulerExplanation: ((_ namespace: String, _ name: String) -> String?)?
   var clusterIPs = ClusterIPAllocator()
   var nodePorts = NodePortAllocator()
+  let owners = OwnerIndex()
 
   /// The Kubernetes version reported: its minor decides which kubectl the dispatcher runs.
   public static let kubernetesVersion = (major: 1, minor: 32, patch: 0)
@@ -41,6 +42,11 @@ public final class APIServer: @unchecked Sendable {
     clusterIPs.load(from: store)
     nodePorts.load(from: store)
     loadCustomResources()
+    do {
+      try owners.start(store)
+    } catch {
+      return ready(.failure(error))
+    }
     ensureNamespaces(["default", "kube-system", "kube-public", "kube-node-lease"]) { [self] failure in
       if let failure { return ready(.failure(failure)) }
       do {
@@ -61,6 +67,7 @@ public final class APIServer: @unchecked Sendable {
   public func stop() {
     for stream in watches.values { stream.end() }
     watches.removeAll()
+    owners.stop(store)
     http?.close()
     http = nil
   }

@@ -92,20 +92,12 @@ extension APIServer {
     }
   }
 
-  /// Objects that name `uid` among their ownerReferences. A scan of the store: the garbage
-  /// collector controller will keep an index instead.
+  /// Objects that name `uid` among their ownerReferences, from the owner index.
   func dependents(of uid: String) -> [(ResourceType, KeyValue)] {
-    var found: [(ResourceType, KeyValue)] = []
-    for type in catalog.types {
-      for kv in store.list(prefix: type.keyPrefix, limit: 0).items {
-        // Cheap byte test first: most objects own nothing.
-        guard kv.value.count > 36, containsBytes(kv.value, Array(uid.utf8)) else { continue }
-        let object = StoredObject.decode(kv)
-        let owners = object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []
-        if owners.contains(where: { $0["uid"]?.stringValue == uid }) { found.append((type, kv)) }
-      }
+    owners.keys(ownedBy: uid).sorted().compactMap { key in
+      guard let kv = store.get(key), let type = catalog.storedType(forKey: key) else { return nil }
+      return (type, kv)
     }
-    return found
   }
 
   private func deleteDependents(_ dependents: [(ResourceType, KeyValue)], then done: @escaping () -> Void) {
@@ -170,15 +162,4 @@ extension APIServer {
     }
     next(matching[...])
   }
-}
-
-private func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-  guard needle.count <= haystack.count, let first = needle.first else { return false }
-  var i = 0
-  let last = haystack.count - needle.count
-  while i <= last {
-    if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
-    i += 1
-  }
-  return false
 }

@@ -73,6 +73,12 @@ public final class ResourceCatalog: @unchecked Sendable {
     types.filter { $0.group == group && $0.version == version }
   }
 
+  /// The type whose objects are stored under `key` (the first served version, where several share
+  /// storage, as autoscaling/v1 and v2 HorizontalPodAutoscalers do).
+  func storedType(forKey key: String) -> ResourceType? {
+    types.first { key.hasPrefix($0.keyPrefix) && !key.dropFirst($0.keyPrefix.count).isEmpty }
+  }
+
   /// Serves a custom resource while its CRD exists. Loop only.
   func add(_ type: ResourceType) {
     types.removeAll { $0.group == type.group && $0.version == type.version && $0.resource == type.resource }

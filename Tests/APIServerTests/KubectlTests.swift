@@ -132,6 +132,11 @@ final class KubectlTests: ServerTestCase {
         {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dependent-\(policy)","ownerReferences":[
           {"apiVersion":"v1","kind":"ConfigMap","name":"owner-\(policy)","uid":"\(uid)"}]}}
         """)
+      if policy == "background" {
+        // The owner index is rebuilt from the store at start: a restart must not lose dependents.
+        server.stop()
+        try server.start()
+      }
       try kubectl("delete", "configmap", "owner-\(policy)", "--cascade=\(policy)")
       let remaining = try server.kubectl(["get", "configmap", "dependent-\(policy)", "-o", "jsonpath={.metadata.ownerReferences}"])
       if policy == "orphan" {
