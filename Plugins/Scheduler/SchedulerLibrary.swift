@@ -10,7 +10,7 @@ public func skiffPluginInit(_ host: UnsafePointer<skiff_host>?,
                       kind: SKIFF_KIND_SCHEDULER,
                       summary: "default scheduler plugins: PrioritySort, NodeName, NodeUnschedulable, "
                         + "NodeAffinity, NodePorts, NodeResourcesFit, NodeResourcesBalancedAllocation, "
-                        + "TaintToleration, InterPodAffinity, PodTopologySpread, Coscheduling, DefaultPreemption",
+                        + "TaintToleration, InterPodAffinity, PodTopologySpread, Coscheduling, DefaultPreemption, DefaultBinder",
                       start: startScheduler)
 }
 
@@ -29,7 +29,8 @@ private let startScheduler: @convention(c) (OpaquePointer?, UnsafePointer<CChar>
   for vtable in [PrioritySort.vtable, NodeName.vtable, NodeUnschedulable.vtable, NodeAffinity.vtable,
                  NodePorts.vtable, NodeResourcesFit.vtable(scoring: scoring),
                  NodeResourcesBalancedAllocation.vtable, TaintToleration.vtable, InterPodAffinity.vtable,
-                 PodTopologySpread.vtable, Coscheduling.vtable(coscheduling), DefaultPreemption.vtable] {
+                 PodTopologySpread.vtable, Coscheduling.vtable(coscheduling), DefaultPreemption.vtable,
+                 DefaultBinder.vtable] {
     let status = PluginHost.register(vtable)
     guard status == SKIFF_OK else { return status }
   }

@@ -221,6 +221,26 @@ extension PluginHost {
     return victims.withUnsafeBufferPointer { preempt(cycle, $0.baseAddress, UInt32($0.count)) }
   }
 
+  /// The cluster's PodDisruptionBudgets (ABI 3, post_filter only); none on an older host.
+  public static func disruptionBudgets(_ cycle: OpaquePointer?) -> UnsafeBufferPointer<skiff_disruption_budget> {
+    let slotEnd = MemoryLayout<skiff_host>.offset(of: \skiff_host.cycle_disruption_budgets)! + MemoryLayout<UnsafeRawPointer>.size
+    guard Int(table.pointee.struct_size) >= slotEnd, let budgets = table.pointee.cycle_disruption_budgets else {
+      return .init(start: nil, count: 0)
+    }
+    var start: UnsafePointer<skiff_disruption_budget>?
+    var count: UInt32 = 0
+    guard budgets(cycle, &start, &count) == SKIFF_OK, start != nil else { return .init(start: nil, count: 0) }
+    return UnsafeBufferPointer(start: start, count: Int(count))
+  }
+
+  /// Binds the pod to the node through the API server, asynchronously (ABI 3, bind only).
+  public static func bind(_ cycle: OpaquePointer?, _ pod: UnsafePointer<skiff_pod>,
+                          _ node: UnsafePointer<skiff_node>) -> skiff_status {
+    let slotEnd = MemoryLayout<skiff_host>.offset(of: \skiff_host.cycle_bind)! + MemoryLayout<UnsafeRawPointer>.size
+    guard Int(table.pointee.struct_size) >= slotEnd, let bind = table.pointee.cycle_bind else { return SKIFF_UNSUPPORTED }
+    return bind(cycle, pod, node)
+  }
+
   /// This plugin's state for the cycle, made by `make` on first use and released with the cycle,
   /// so whichever slot runs first (pre_filter, filter, score) computes it once for all of them.
   public static func cycleState<State: AnyObject>(_ cycle: OpaquePointer?, _ make: () -> State) -> State {

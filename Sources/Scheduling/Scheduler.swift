@@ -36,6 +36,10 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   private var nextStartNode = 0
   /// Pods known and not yet placed, by store key, with the last message reported for them.
   private var pending: [String: PodInfo] = [:]
+  /// PodDisruptionBudgets by store key, each with the arena behind its selector; preemption reads
+  /// them as one array, rebuilt only when a budget changes.
+  private var budgets: [String: (arena: Arena, budget: skiff_disruption_budget)] = [:]
+  private var budgetArray: [skiff_disruption_budget] = []
   private var lastReport: [String: String] = [:]
   public private(set) var stats = (cycles: 0, scheduled: 0, unschedulable: 0)
   /// The durations of the most recent cycles, for quantiles.
@@ -81,7 +85,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     }
     waiting[id] = nil
     entry.timer.close()
-    bind(entry.pod, to: entry.node)
+    bind(entry.pod, to: entry.node, profile: entry.profile)
     return SKIFF_OK
   }
 
@@ -138,6 +142,8 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     kernel.loop.preconditionInEventLoop()
     let nodes = store.list(prefix: "/registry/core/nodes/", limit: 0)
     for kv in nodes.items { nodeChanged(kv, deleted: false) }
+    let pdbs = store.list(prefix: Self.budgetPrefix, limit: 0)
+    for kv in pdbs.items { budgetChanged(kv, deleted: false) }
     let pods = store.list(prefix: "/registry/core/pods/", limit: 0)
     for kv in pods.items { podChanged(kv, deleted: false) }
     watches.append(try store.watch(prefix: "/registry/core/nodes/", fromRevision: nodes.revision + 1) { [self] event in
@@ -145,6 +151,9 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     })
     watches.append(try store.watch(prefix: "/registry/core/pods/", fromRevision: pods.revision + 1) { [self] event in
       podChanged(event.kv, deleted: event.kind == .delete)
+    })
+    watches.append(try store.watch(prefix: Self.budgetPrefix, fromRevision: pdbs.revision + 1) { [self] event in
+      budgetChanged(event.kv, deleted: event.kind == .delete)
     })
     schedulePending()
   }
@@ -166,6 +175,18 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     schedulePending()
   }
 
+  static let budgetPrefix = "/registry/policy/poddisruptionbudgets/"
+
+  private func budgetChanged(_ kv: KeyValue, deleted: Bool) {
+    if deleted {
+      budgets[kv.key] = nil
+    } else if let object = try? JSON.parse(kv.value) {
+      let arena = Arena()
+      budgets[kv.key] = (arena, PodStruct.disruptionBudget(object, intern: snapshot.intern, arena: arena))
+    }
+    budgetArray = budgets.values.map(\.budget)
+  }
+
   private func podChanged(_ kv: KeyValue, deleted: Bool) {
     if deleted {
       if let held = waiting.first(where: { $0.value.pod.key == kv.key }) {
@@ -183,6 +204,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     guard let object = try? JSON.parse(kv.value), !snapshot.holdsUnchanged(kv.key, object) else { return }
     let info = PodInfo(key: kv.key, object: object, id: snapshot.newID(), intern: snapshot.intern,
                        minMember: minMember(of: object))
+    resolvePriorityClass(of: object, into: info.pod)
     if info.nodeName != nil {
       pending[kv.key] = nil
       queue.remove(kv.key)
@@ -206,6 +228,22 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
           let kv = store.get("/registry/scheduling.x-k8s.io/podgroups/\(namespace)/\(group)"),
           let podGroup = try? JSON.parse(kv.value) else { return 0 }
     return Int32(truncatingIfNeeded: podGroup[path: ["spec", "minMember"]]?.intValue ?? 0)
+  }
+
+  /// Kubernetes' Priority admission copies a PriorityClass's value and preemptionPolicy into the
+  /// pod; for a pod stored without them the scheduler reads the class, when the pod is seen.
+  private func resolvePriorityClass(of pod: JSON, into info: UnsafeMutablePointer<skiff_pod>) {
+    let spec = pod["spec"]
+    guard let className = spec?["priorityClassName"]?.stringValue, !className.isEmpty,
+          spec?["priority"] == nil || spec?["preemptionPolicy"] == nil,
+          let kv = store.get("/registry/scheduling.k8s.io/priorityclasses/\(className)"),
+          let priorityClass = try? JSON.parse(kv.value) else { return }
+    if spec?["priority"] == nil {
+      info.pointee.priority = Int32(truncatingIfNeeded: priorityClass["value"]?.intValue ?? 0)
+    }
+    if spec?["preemptionPolicy"] == nil, priorityClass["preemptionPolicy"]?.stringValue == "Never" {
+      info.pointee.flags |= SKIFF_POD_PREEMPT_NEVER
+    }
   }
 
   // MARK: Cycles
@@ -370,7 +408,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       waiting[id] = Waiting(pod: info, profile: profile, node: chosen, plugins: waitingFor, timer: timer)
       return
     }
-    bind(info, to: chosen)
+    bind(info, to: chosen, profile: profile)
   }
 
   /// PostFilter (preemption): plugins see each node's verdict, may ask whether the pod would fit
@@ -400,15 +438,19 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       cycle.filterWithout = nil
       cycle.preempt = nil
     }
-    for (index, plugin) in profile.postFilter.enumerated() {
-      cycle.currentPlugin = index
-      var nominated: skiff_str = 0
-      let status = verdicts.withUnsafeBufferPointer {
-        plugin.vtable.post_filter!(plugin.vtable.`self`, cycle.handle, info.pod, $0.baseAddress, UInt32($0.count), &nominated)
-      }
-      if status == SKIFF_OK, nominated != 0, let node = kernel.strings.string(nominated) {
-        outcomes?.nominate(namespace: info.namespace, name: info.name, node: node)
-        return
+    budgetArray.withUnsafeBufferPointer { budgets in
+      cycle.disruptionBudgets = budgets
+      defer { cycle.disruptionBudgets = .init(start: nil, count: 0) }
+      for (index, plugin) in profile.postFilter.enumerated() {
+        cycle.currentPlugin = index
+        var nominated: skiff_str = 0
+        let status = verdicts.withUnsafeBufferPointer {
+          plugin.vtable.post_filter!(plugin.vtable.`self`, cycle.handle, info.pod, $0.baseAddress, UInt32($0.count), &nominated)
+        }
+        if status == SKIFF_OK, nominated != 0, let node = kernel.strings.string(nominated) {
+          outcomes?.nominate(namespace: info.namespace, name: info.name, node: node)
+          return
+        }
       }
     }
   }
@@ -454,8 +496,56 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   }
   private var waiting: [UInt64: Waiting] = [:]
 
-  private func bind(_ info: PodInfo, to node: NodeInfo) {
+  /// The binding cycle, Kubernetes' way: pre-bind plugins, then bind plugins in order until one
+  /// does not SKIP, then post-bind. A binder that binds through the API server (DefaultBinder,
+  /// host->cycle_bind) only sends the binding, so the next scheduling cycle never waits for the
+  /// store. A profile without bind plugins (one loading no binder) binds through the API server.
+  private func bind(_ info: PodInfo, to node: NodeInfo, profile: SchedulingProfile) {
+    guard !profile.bind.isEmpty else {
+      stats.scheduled += 1
+      return bindThroughAPI(info, to: node)
+    }
+    let cycle = SchedulingCycle()
+    defer { cycle.end() }
+    cycle.nodes = snapshot.nodeArrayBase
+    cycle.nodeCount = UInt32(snapshot.nodes.count)
+    cycle.bind = { [unowned self] pod, target in
+      guard pod.pointee.id == info.pod.pointee.id, UnsafePointer(node.node) == target else { return SKIFF_INVALID }
+      bindThroughAPI(info, to: node)
+      return SKIFF_OK
+    }
+    let pod = UnsafePointer(info.pod)
+    for (index, plugin) in profile.preBind.enumerated() {
+      cycle.currentPlugin = index
+      let status = plugin.vtable.pre_bind!(plugin.vtable.`self`, cycle.handle, pod, node.node)
+      guard status == SKIFF_OK else {
+        let reason = cycle.takeReasons(ofPlugin: index).first ?? "rejected by \(plugin.name) at pre-bind"
+        return release(info, profile: profile, node: node, message: reason)
+      }
+    }
+    var binder: String?
+    for (index, plugin) in profile.bind.enumerated() {
+      cycle.currentPlugin = index
+      let status = plugin.vtable.bind!(plugin.vtable.`self`, cycle.handle, pod, node.node)
+      if status == SKIFF_SKIP { continue }
+      guard status == SKIFF_OK else {
+        let reason = cycle.takeReasons(ofPlugin: index).first ?? "binding rejected by \(plugin.name)"
+        return release(info, profile: profile, node: node, message: reason)
+      }
+      binder = plugin.name
+      break
+    }
+    guard binder != nil else {
+      return release(info, profile: profile, node: node, message: "all bind plugins skipped the pod")
+    }
     stats.scheduled += 1
+    for (index, plugin) in profile.postBind.enumerated() {
+      cycle.currentPlugin = index
+      plugin.vtable.post_bind!(plugin.vtable.`self`, cycle.handle, pod, node.node)
+    }
+  }
+
+  private func bindThroughAPI(_ info: PodInfo, to node: NodeInfo) {
     outcomes?.bind(namespace: info.namespace, name: info.name, node: node.name) { [weak self] bound in
       guard let self, !bound else { return }
       // The binding failed (the pod went, or someone else bound it): forget the assumption;

@@ -125,6 +125,7 @@ enum PodStruct {
     pod.priority = Int32(truncatingIfNeeded: spec?["priority"]?.intValue ?? 0)
     if object[path: ["metadata", "deletionTimestamp"]] != nil { pod.flags |= SKIFF_POD_TERMINATING }
     if object[path: ["status", "nominatedNodeName"]] != nil { pod.flags |= SKIFF_POD_NOMINATED }
+    if spec?["preemptionPolicy"]?.stringValue == "Never" { pod.flags |= SKIFF_POD_PREEMPT_NEVER }
     pod.requests = requests.cStruct(in: arena)
 
     let labels = pairs(object[path: ["metadata", "labels"]], intern: intern)
@@ -235,6 +236,13 @@ enum PodStruct {
                           namespaces: arena.array(namespaces).map { UnsafePointer($0) },
                           n_namespaces: UInt32(namespaces.count), topology_key: intern(term["topologyKey"]?.stringValue),
                           weight: weight, reserved0: 0)
+  }
+
+  /// A PodDisruptionBudget as preemption reads it; its arrays live in `arena`.
+  static func disruptionBudget(_ object: JSON, intern: Interner, arena: Arena) -> skiff_disruption_budget {
+    skiff_disruption_budget(namespace_: intern(object[path: ["metadata", "namespace"]]?.stringValue),
+                            disruptions_allowed: Int32(truncatingIfNeeded: object[path: ["status", "disruptionsAllowed"]]?.intValue ?? 0),
+                            selector: labelSelector(object[path: ["spec", "selector"]], intern: intern, arena: arena))
   }
 
   /// matchLabels become IN requirements with one value; matchExpressions keep their operator.

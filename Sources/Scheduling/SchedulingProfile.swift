@@ -35,12 +35,16 @@ struct SchedulingProfile {
   let score: [Plugin]
   let reserve: [Plugin]
   let permit: [Plugin]
+  let preBind: [Plugin]
+  /// Tried in order until one does not SKIP; DefaultBinder binds through the API server.
+  let bind: [Plugin]
+  let postBind: [Plugin]
 
   /// Kubernetes' default order: cheap, decisive filters first, since a node's first rejection is
   /// the reason reported for it; other plugins follow in the order they registered.
   static let defaultOrder = ["PrioritySort", "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity",
                              "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity",
-                             "NodeResourcesBalancedAllocation", "ImageLocality"]
+                             "NodeResourcesBalancedAllocation", "ImageLocality", "DefaultBinder"]
   /// Kubernetes' default score weights; plugins not listed (users' own) weigh 1.
   static let defaultWeights: [String: Int64] = ["TaintToleration": 3, "NodeAffinity": 2, "InterPodAffinity": 2,
                                                 "PodTopologySpread": 2, "NodeResourcesFit": 1,
@@ -110,5 +114,8 @@ struct SchedulingProfile {
     score = try point("score") { $0.score != nil }
     reserve = try point("reserve") { $0.reserve != nil || $0.unreserve != nil }
     permit = try point("permit") { $0.permit != nil }
+    preBind = try point("preBind") { $0.pre_bind != nil }
+    bind = try point("bind") { $0.bind != nil }
+    postBind = try point("postBind") { $0.post_bind != nil }
   }
 }

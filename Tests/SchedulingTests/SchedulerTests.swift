@@ -211,6 +211,65 @@ final class SchedulerTests: XCTestCase {
     XCTAssertEqual(try HTTPClient.send("GET", server.url + "/api/v1/namespaces/default/pods/urgent").status, 200)
   }
 
+  func testPreemptionPrefersANodeWhoseEvictionsBreakNoDisruptionBudget() throws {
+    try start()
+    try node("guarded", cpu: "4")
+    try node("open", cpu: "4")
+    try pod("protected", cpu: "3", labels: #"{"app":"db"}"#, extra: #""priority":1,"nodeName":"guarded","#)
+    try pod("spare", cpu: "3", extra: #""priority":5,"nodeName":"open","#)
+    // No status yet: disruptionsAllowed is 0, so evicting "protected" would break the budget.
+    try create("/apis/policy/v1/namespaces/default/poddisruptionbudgets", #"{"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"db"},"spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"db"}}}}"#)
+    // Without the budget Kubernetes would evict the less important "protected" (priority 1 < 5);
+    // with it, the node whose eviction breaks no budget wins.
+    try pod("urgent", cpu: "3", extra: #""priority":1000,"#)
+    XCTAssertEqual(try boundNode("urgent", within: 10), "open")
+    XCTAssertEqual(try HTTPClient.send("GET", server.url + "/api/v1/namespaces/default/pods/spare").status, 404)
+    XCTAssertEqual(try HTTPClient.send("GET", server.url + "/api/v1/namespaces/default/pods/protected").status, 200)
+  }
+
+  func testAPodWithPreemptionPolicyNeverWaitsInsteadOfEvicting() throws {
+    try start()
+    try node("only", cpu: "4")
+    try pod("low", cpu: "3", extra: #""priority":1,"#)
+    XCTAssertEqual(try boundNode("low"), "only")
+    // From the PriorityClass (the pod names the class only) and from the pod's own spec.
+    try create("/apis/scheduling.k8s.io/v1/priorityclasses", #"{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"polite"},"value":1000,"preemptionPolicy":"Never"}"#)
+    try pod("by-class", cpu: "3", extra: #""priorityClassName":"polite","#)
+    try pod("by-spec", cpu: "3", extra: #""priority":1000,"preemptionPolicy":"Never","#)
+    for name in ["by-class", "by-spec"] {
+      XCTAssertEqual(try scheduledCondition(name)?["status"] as? String, "False", name)
+    }
+    let low = try podJSON("low")
+    XCTAssertNil((low["metadata"] as? [String: Any])?["deletionTimestamp"], "nobody evicted the lower-priority pod")
+    XCTAssertEqual((low["spec"] as? [String: Any])?["nodeName"] as? String, "only")
+  }
+
+  func testACustomBindPluginTakesOverBindingAndASkipPassesToDefaultBinder() throws {
+    let plugins = dir.appendingPathComponent("plugins")
+    try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
+    try Fixtures.buildCPlugin(source: Fixtures.cFixture("custom_binder"), into: plugins, name: "custombinder")
+    let profiles = "{profiles: [{schedulerName: default-scheduler, plugins: {bind: "
+      + "{disabled: [{name: '*'}], enabled: [{name: CustomBinder}, {name: DefaultBinder}]}}}]}"
+    try start(plugins: ["scheduler", "custombinder"], pluginDirs: [plugins.path], configs: ["scheduler": profiles])
+    try node("only", cpu: "4")
+    try pod("mine", labels: #"{"binder":"custom"}"#)
+    try pod("anyone")
+    try pod("held", labels: #"{"binder":"hold"}"#)
+    XCTAssertEqual(try boundNode("mine"), "only", "the custom binder bound it through the host")
+    XCTAssertEqual(try boundNode("anyone"), "only", "DefaultBinder bound the pod the custom binder skipped")
+    let deadline = Date().addingTimeInterval(5)
+    var metrics = ""
+    repeat {
+      metrics = try HTTPClient.send("GET", server.url + "/metrics").text
+      if metrics.contains("custombinder_held 1") { break }
+      usleep(20_000)
+    } while Date() < deadline
+    XCTAssertTrue(metrics.contains("custombinder_bound 1"), metrics)
+    XCTAssertTrue(metrics.contains("custombinder_held 1"), metrics)
+    // The custom binder answered OK for "held" without binding it: no binder after it ran.
+    XCTAssertNil((try podJSON("held")["spec"] as? [String: Any])?["nodeName"])
+  }
+
   func testFitErrorMessageSortsLikeKubernetes() {
     XCTAssertEqual(Scheduler.message(nodes: 5000, histogram: ["Insufficient nvidia.com/gpu": 4990,
                                                               "node(s) had untolerated taint {gpu: true}": 10]),

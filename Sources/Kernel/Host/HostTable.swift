@@ -239,6 +239,16 @@ enum HostTable {
       guard let cycle = SchedulingCycle.from(cycle), let preempt = cycle.preempt else { return SKIFF_INVALID }
       return preempt(Array(UnsafeBufferPointer(start: victims, count: Int(count))))
     }
+    host.cycle_disruption_budgets = { cycle, budgets, count in
+      guard let cycle = SchedulingCycle.from(cycle) else { return SKIFF_INVALID }
+      budgets?.pointee = cycle.disruptionBudgets.baseAddress
+      count?.pointee = UInt32(cycle.disruptionBudgets.count)
+      return SKIFF_OK
+    }
+    host.cycle_bind = { cycle, pod, node in
+      guard let cycle = SchedulingCycle.from(cycle), let bind = cycle.bind, let pod, let node else { return SKIFF_INVALID }
+      return bind(pod, node)
+    }
     host.permit_allow = { ctx, pod, plugin in
       withContext(ctx, SKIFF_INVALID) { context in
         let name = text(plugin) ?? context.name

@@ -13,6 +13,10 @@ public final class SchedulingCycle: @unchecked Sendable {
   /// Set by the framework while post_filter runs: host->cycle_filter_without and cycle_preempt.
   public var filterWithout: ((UnsafePointer<skiff_pod>, UnsafePointer<skiff_node>, [UInt64]) -> skiff_status)?
   public var preempt: (([UInt64]) -> skiff_status)?
+  /// The cluster's disruption budgets while post_filter runs (host->cycle_disruption_budgets).
+  public var disruptionBudgets: UnsafeBufferPointer<skiff_disruption_budget> = .init(start: nil, count: 0)
+  /// Set by the framework while bind runs: host->cycle_bind, the API server's pods/binding.
+  public var bind: ((UnsafePointer<skiff_pod>, UnsafePointer<skiff_node>) -> skiff_status)?
   private var reasons: [Int: [String]] = [:]
   private var state: [Int: (data: UnsafeMutableRawPointer?, release: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?)] = [:]
 

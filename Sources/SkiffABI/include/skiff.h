@@ -39,8 +39,10 @@ extern "C" {
 
 /* Bumped whenever any struct below changes size or field offsets.
  *   1  the first layout
- *   2  skiff_host.cycle_nodes, cycle_filter_without and cycle_preempt appended */
-#define SKIFF_ABI_VERSION 2u
+ *   2  skiff_host.cycle_nodes, cycle_filter_without and cycle_preempt appended
+ *   3  skiff_disruption_budget; skiff_host.cycle_disruption_budgets and cycle_bind appended;
+ *      SKIFF_POD_PREEMPT_NEVER */
+#define SKIFF_ABI_VERSION 3u
 
 /* The exported entry symbol's name, for dlsym and for `#define SKIFF_EXPORT`. */
 #define SKIFF_ENTRY_SYMBOL "skiff_plugin_init"
@@ -326,6 +328,18 @@ typedef struct skiff_pod {
 
 #define SKIFF_POD_TERMINATING 0x1u /* deletionTimestamp set */
 #define SKIFF_POD_NOMINATED 0x2u   /* status.nominatedNodeName set (preemption in flight) */
+/* ABI 3: preemptionPolicy Never (from the pod's spec or its PriorityClass): the pod waits for room
+ * and never evicts others to make it. */
+#define SKIFF_POD_PREEMPT_NEVER 0x4u
+
+/* ABI 3: a PodDisruptionBudget as preemption sees it: the pods it covers and how many of them may
+ * still be disrupted (status.disruptionsAllowed). An empty selector covers no pod, as in
+ * Kubernetes' preemption. */
+typedef struct skiff_disruption_budget {
+  skiff_str namespace_;
+  int32_t disruptions_allowed;
+  skiff_selector selector;
+} skiff_disruption_budget;
 
 /* A node and what is placed on it, as of this cycle (including pods assumed by earlier cycles
  * whose binding has not been stored yet). */
@@ -704,6 +718,17 @@ struct skiff_host {
   /* post_filter only. Evicts the pods with these ids (gracefully, through the API) to make room for
    * the cycle's pod on the node the plugin nominates. */
   skiff_status (*cycle_preempt)(skiff_cycle *cycle, const uint64_t *victims, uint32_t n_victims);
+
+  /* ABI version 3 and later (check struct_size). */
+
+  /* post_filter only. The cluster's PodDisruptionBudgets, borrowed for the cycle, so preemption
+   * can prefer victims whose eviction breaks no budget. */
+  skiff_status (*cycle_disruption_budgets)(skiff_cycle *cycle, const skiff_disruption_budget **budgets,
+                                           uint32_t *n_budgets);
+  /* bind only. Stores the pod's binding to `node` through the API server (pods/binding),
+   * asynchronously: SKIFF_OK means the binding was sent; if the store refuses it later, the
+   * framework forgets the pod's assumed place and the pod's watch says what is true. */
+  skiff_status (*cycle_bind)(skiff_cycle *cycle, const skiff_pod *pod, const skiff_node *node);
 };
 
 /* The one symbol a plugin library exports. */
