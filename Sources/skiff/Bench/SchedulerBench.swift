@@ -11,9 +11,8 @@ struct SchedulerBench: ParsableCommand {
   /// scheduler_perf's workloads this bench does not build yet, with what is missing; named so that
   /// asking for one says why instead of measuring something else under its name.
   static let unsupportedWorkloads = ["affinity": "the bench has no pod-affinity workload yet",
-                                     "topology-spread": "hollow nodes carry no zone labels yet",
-                                     "gang": "the bench creates no PodGroups yet",
                                      "preemption": "the bench has no priority workload yet"]
+  static let workloads = ["basic", "anti-affinity", "spread", "gang"]
 
   @Option(help: "Hollow nodes to register.")
   var nodes: Int = 5_000
@@ -21,8 +20,14 @@ struct SchedulerBench: ParsableCommand {
   @Option(help: "Pods to create and wait for until bound.")
   var pods: Int = 10_000
 
-  @Option(help: "Pod shapes: basic (requests only), anti-affinity (every pod repels the others from its node, as scheduler_perf's SchedulingPodAntiAffinity).")
+  @Option(help: "Pod shapes: basic (requests only), anti-affinity (every pod repels the others from its node, as scheduler_perf's SchedulingPodAntiAffinity), spread (maxSkew 1 across --zones zones, DoNotSchedule), gang (PodGroups of --gang-size pods, all or none).")
   var workload: String = "basic"
+
+  @Option(help: "Zones the nodes are spread over (workload spread).")
+  var zones: Int = 10
+
+  @Option(help: "Pods per PodGroup, its minMember (workload gang).")
+  var gangSize: Int = 10
 
   @Option(help: "Concurrent keep-alive clients creating the pods.")
   var clients: Int = 16
@@ -39,8 +44,13 @@ struct SchedulerBench: ParsableCommand {
     if let missing = Self.unsupportedWorkloads[workload] {
       throw ValidationError("workload \(workload) is not supported yet: \(missing)")
     }
-    guard ["basic", "anti-affinity"].contains(workload) else {
-      throw ValidationError("unknown workload \(workload); supported: basic, anti-affinity")
+    guard Self.workloads.contains(workload) else {
+      throw ValidationError("unknown workload \(workload); supported: \(Self.workloads.joined(separator: ", "))")
+    }
+    guard zones >= 1 else { throw ValidationError("--zones must be positive") }
+    // Only whole gangs can be bound: a partial one waits at Permit and then gives up.
+    guard workload != "gang" || (gangSize >= 1 && pods % gangSize == 0) else {
+      throw ValidationError("--workload gang binds whole PodGroups: --pods (\(pods)) must be a multiple of --gang-size (\(gangSize))")
     }
     // One pod per node at most: more could never all be bound.
     guard workload != "anti-affinity" || pods <= nodes else {
@@ -91,12 +101,13 @@ private struct SchedulerBenchRun {
     say(String(format: "nodes     %d registered in %.2f s", options.nodes, registered))
 
     // The watch starts before the first create, so every binding is seen exactly as it is stored.
+    if options.workload == "gang" { try createPodGroups() }
     let watch = try BindingWatch(port: server.port)
     let cpuBefore = server.cpuSeconds
     // Read while creating: a watch left unread past the server's limit is cut off as a slow client.
-    let (clients, pods, port, workload) = (options.clients, options.pods, server.port, options.workload)
+    let (clients, pods, port, shape) = (options.clients, options.pods, server.port, Self.podShape(options))
     let times = try onThreads(2) { role in
-      role == 0 ? (try watch.waitForBindings(pods), 0) : try Self.createPods(pods, clients: clients, port: port, workload: workload)
+      role == 0 ? (try watch.waitForBindings(pods), 0) : try Self.createPods(pods, clients: clients, port: port, shape: shape)
     }
     let (lastBinding, (createStart, createEnd)) = (times[0].0, times[1])
     let cpuSeconds = server.cpuSeconds - cpuBefore
@@ -130,7 +141,8 @@ private struct SchedulerBenchRun {
 
   /// Registers the hollow nodes as `skiff sim nodes --once` does; seconds taken.
   private func registerNodes() throws -> Double {
-    let nodes = try HollowNodes(prefix: "node-", count: options.nodes, template: nil, leaseSeconds: 3600)
+    let nodes = try HollowNodes(prefix: "node-", count: options.nodes, template: nil, leaseSeconds: 3600,
+                                zones: options.workload == "spread" ? options.zones : 0)
     let workers = APIWorkers(server: try ServerAddress("http://127.0.0.1:\(server.port)"),
                              threads: min(options.clients, options.nodes))
     let start = monotonicNanoseconds()
@@ -141,20 +153,56 @@ private struct SchedulerBenchRun {
     return Double(monotonicNanoseconds() - start) / 1e9
   }
 
+  /// The PodGroup kind (scheduler-plugins' CRD) and one group of --gang-size per gang, made before
+  /// the pods so that each member's minMember is known when it is seen.
+  private func createPodGroups() throws {
+    let connection = try KeepAliveConnection(port: server.port)
+    let crd = #"{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"podgroups.scheduling.x-k8s.io"},"#
+      + #""spec":{"group":"scheduling.x-k8s.io","scope":"Namespaced","names":{"plural":"podgroups","singular":"podgroup","kind":"PodGroup"},"#
+      + #""versions":[{"name":"v1alpha1","served":true,"storage":true,"#
+      + #""schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}"#
+    let created = try connection.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body: Array(crd.utf8))
+    guard created.status == 201 else { throw BenchError("creating the PodGroup CRD: \(created.status) \(created.text.prefix(300))") }
+    for gang in 0..<(options.pods / options.gangSize) {
+      let body = #"{"apiVersion":"scheduling.x-k8s.io/v1alpha1","kind":"PodGroup","metadata":{"name":"gang-\#(gang)"},"#
+        + #""spec":{"minMember":\#(options.gangSize)}}"#
+      let response = try connection.request("POST", "/apis/scheduling.x-k8s.io/v1alpha1/namespaces/default/podgroups",
+                                            body: Array(body.utf8))
+      guard response.status == 201 else { throw BenchError("creating PodGroup gang-\(gang): \(response.status) \(response.text.prefix(300))") }
+    }
+  }
+
+  /// What each workload adds to a pod: extra labels (after `"app":"bench"`) and spec fields.
+  struct PodShape: Sendable {
+    var spec = ""
+    var gangSize = 0  // nonzero: pod i joins PodGroup gang-<i / gangSize>
+  }
+
+  static func podShape(_ options: SchedulerBench) -> PodShape {
+    switch options.workload {
+    case "anti-affinity":
+      // Every pod is labelled like the others and refuses a node holding one of them.
+      PodShape(spec: #""affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":"#
+        + #"{"matchLabels":{"app":"bench"}},"topologyKey":"kubernetes.io/hostname"}]}},"#)
+    case "spread":
+      // scheduler_perf's TopologySpreading: no zone may hold more than one pod over the emptiest.
+      PodShape(spec: #""topologySpreadConstraints":[{"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone","#
+        + #""whenUnsatisfiable":"DoNotSchedule","labelSelector":{"matchLabels":{"app":"bench"}}}],"#)
+    case "gang": PodShape(gangSize: options.gangSize)
+    default: PodShape()
+    }
+  }
+
   /// Creates the pods from all clients at once; when the first was sent and the last answered.
-  private static func createPods(_ pods: Int, clients: Int, port: Int, workload: String) throws -> (UInt64, UInt64) {
-    // anti-affinity: every pod is labelled like the others and refuses a node holding one of them.
-    let affinity = workload == "anti-affinity"
-      ? #""affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":"#
-        + #"{"matchLabels":{"app":"bench"}},"topologyKey":"kubernetes.io/hostname"}]}},"#
-      : ""
+  private static func createPods(_ pods: Int, clients: Int, port: Int, shape: PodShape) throws -> (UInt64, UInt64) {
     let connections = try (0..<clients).map { _ in try KeepAliveConnection(port: port) }
     let start = monotonicNanoseconds()
     _ = try onThreads(clients) { index in
       for pod in stride(from: index, to: pods, by: clients) {
         let name = "pod-\(pod)"
-        let body = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","labels":{"app":"bench"}},"#
-          + #""spec":{"# + affinity + #""containers":[{"name":"main","image":"registry.k8s.io/pause:3.10","#
+        let group = shape.gangSize > 0 ? #","scheduling.x-k8s.io/pod-group":"gang-\#(pod / shape.gangSize)""# : ""
+        let body = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","labels":{"app":"bench"\#(group)}},"#
+          + #""spec":{"# + shape.spec + #""containers":[{"name":"main","image":"registry.k8s.io/pause:3.10","#
           + #""resources":{"requests":{"cpu":"100m","memory":"128Mi"}}}]}}"#
         let response = try connections[index].request("POST", "/api/v1/namespaces/default/pods", body: Array(body.utf8))
         guard response.status == 201 else { throw BenchError("creating pod \(name): \(response.status) \(response.text.prefix(300))") }

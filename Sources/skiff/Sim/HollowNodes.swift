@@ -17,13 +17,16 @@ struct HollowNodes: Sendable {
   let capacity: JSONObject
   let allocatable: JSONObject
   let leaseSeconds: Int
+  /// Nonzero: node i is in zone `zone-<i % zones>` (topology.kubernetes.io/zone), for spreading.
+  let zones: Int
 
   /// `template` is a Node manifest in YAML or JSON; only its labels, taints, capacity and
   /// allocatable are used.
-  init(prefix: String, count: Int, template: String?, leaseSeconds: Int) throws {
+  init(prefix: String, count: Int, template: String?, leaseSeconds: Int, zones: Int = 0) throws {
     self.prefix = prefix
     self.count = count
     self.leaseSeconds = leaseSeconds
+    self.zones = zones
     var node: JSON = [:]
     if let template {
       let text = try String(contentsOfFile: template, encoding: .utf8)
@@ -71,6 +74,7 @@ struct HollowNodes: Sendable {
     var labels = labels
     labels["kubernetes.io/hostname"] = .string(name)
     labels["type"] = "skiff-sim"
+    if zones > 0 { labels["topology.kubernetes.io/zone"] = .string("zone-\(index % zones)") }
     if labels["kubernetes.io/os"] == nil { labels["kubernetes.io/os"] = "linux" }
     if labels["kubernetes.io/arch"] == nil { labels["kubernetes.io/arch"] = "amd64" }
     let podCIDR = JSON.string(podRange(index) + "0/24")
