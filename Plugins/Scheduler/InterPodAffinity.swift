@@ -45,7 +45,7 @@ enum InterPodAffinity {
         let node = node!.pointee
         var total: Int64 = 0
         for i in 0..<Int(node.n_labels) {
-          total += preferences[TopologyPair(key: node.labels[i].key, value: node.labels[i].value)] ?? 0
+          total += Int64(preferences[TopologyPair(key: node.labels[i].key, value: node.labels[i].value)] ?? 0)
         }
         score!.pointee = total
         return SKIFF_OK
@@ -70,44 +70,62 @@ enum InterPodAffinity {
     PluginHost.cycleState(cycle) { State(pod: pod.pointee, nodes: PluginHost.cycleNodes(cycle)) }
   }
 
-  /// What the placed pods say about the incoming pod, counted once per cycle over every node.
+  /// What the placed pods say about the incoming pod, read once per cycle from counts kept per
+  /// question across cycles (DomainCountCache), which only the nodes changed since are recounted.
   final class State {
     let pod: skiff_pod
     let nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>
     /// Per domain: placed pods matching all of the pod's required affinity terms.
     private(set) var affinity: [TopologyPair: Int] = [:]
-    /// Per domain: placed pods matching one of the pod's required anti-affinity terms.
-    private(set) var antiAffinity: [TopologyPair: Int] = [:]
+    /// Per required anti-affinity term, in order: per domain, placed pods the term matches.
+    private(set) var antiAffinity: [[TopologyPair: Int]] = []
     /// Per domain: placed pods whose required anti-affinity terms select the incoming pod.
     private(set) var existingAntiAffinity: [TopologyPair: Int] = [:]
 
     init(pod: skiff_pod, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) {
       self.pod = pod
       self.nodes = nodes
-      let affinityTerms = pod.requiredAffinity, antiTerms = pod.requiredAntiAffinity
-      // A pod without terms of its own can only be turned away by placed pods' anti-affinity, and
-      // the framework flags the nodes holding pods with terms: the rest need no look.
-      let onlyExisting = affinityTerms.isEmpty && antiTerms.isEmpty
-      for case let node? in nodes {
-        if onlyExisting && node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS == 0 { continue }
-        for case let placed? in node.pointee.placedPods {
-          let other = placed.pointee
-          if !affinityTerms.isEmpty,
-             affinityTerms.allSatisfy({ PodSelection.matches($0, ownedIn: pod.namespace_, other) }) {
-            for term in affinityTerms { count(&affinity, node.pointee.domain(term.topology_key)) }
+      let affinityTerms = pod.requiredAffinity
+      if !affinityTerms.isEmpty {
+        var key = [DomainCountCache.Kind.affinity.rawValue, pod.namespace_]
+        for term in affinityTerms { DomainCountCache.append(term, to: &key) }
+        affinity = DomainCountCache.totals(key, nodes) { node in
+          var matching = 0
+          for case let placed? in node.pointee.placedPods
+          where affinityTerms.allSatisfy({ PodSelection.matches($0, ownedIn: pod.namespace_, placed.pointee) }) {
+            matching += 1
           }
-          for term in antiTerms where PodSelection.matches(term, ownedIn: pod.namespace_, other) {
-            count(&antiAffinity, node.pointee.domain(term.topology_key))
-          }
-          for term in other.requiredAntiAffinity where PodSelection.matches(term, ownedIn: other.namespace_, pod) {
-            count(&existingAntiAffinity, node.pointee.domain(term.topology_key))
-          }
+          guard matching > 0 else { return [] }
+          return affinityTerms.compactMap { term in node.pointee.domain(term.topology_key).map { ($0, matching) } }
         }
       }
-    }
-
-    private func count(_ counts: inout [TopologyPair: Int], _ domain: TopologyPair?) {
-      if let domain { counts[domain, default: 0] += 1 }
+      for term in pod.requiredAntiAffinity {
+        var key = [DomainCountCache.Kind.antiAffinity.rawValue, pod.namespace_]
+        DomainCountCache.append(term, to: &key)
+        antiAffinity.append(DomainCountCache.totals(key, nodes) { node in
+          guard let domain = node.pointee.domain(term.topology_key) else { return [] }
+          var matching = 0
+          for case let placed? in node.pointee.placedPods
+          where PodSelection.matches(term, ownedIn: pod.namespace_, placed.pointee) {
+            matching += 1
+          }
+          return matching > 0 ? [(domain, matching)] : []
+        })
+      }
+      var key = [DomainCountCache.Kind.existingAntiAffinity.rawValue]
+      DomainCountCache.append(identityOf: pod, to: &key)
+      existingAntiAffinity = DomainCountCache.totals(key, nodes) { node in
+        // The framework flags the nodes holding pods with terms: the rest need no look.
+        guard node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS != 0 else { return [] }
+        var counts: [(TopologyPair, Int)] = []
+        for case let placed? in node.pointee.placedPods {
+          let other = placed.pointee
+          for term in other.requiredAntiAffinity where PodSelection.matches(term, ownedIn: other.namespace_, pod) {
+            if let domain = node.pointee.domain(term.topology_key) { counts.append((domain, 1)) }
+          }
+        }
+        return counts
+      }
     }
 
     var hasNothingToCheck: Bool {
@@ -131,8 +149,8 @@ enum InterPodAffinity {
     /// No required anti-affinity term's domain on this node holds a matching pod; a node without
     /// the term's key has no such domain, so it passes, as in Kubernetes.
     func satisfiesAntiAffinity(_ node: skiff_node) -> Bool {
-      for term in pod.requiredAntiAffinity {
-        if let domain = node.domain(term.topology_key), antiAffinity[domain, default: 0] > 0 { return false }
+      for (index, term) in pod.requiredAntiAffinity.enumerated() {
+        if let domain = node.domain(term.topology_key), antiAffinity[index][domain, default: 0] > 0 { return false }
       }
       return true
     }
@@ -150,34 +168,40 @@ enum InterPodAffinity {
     /// Per domain, the weights of preferred terms linking the pod and each placed pod there:
     /// its own preferred (anti-)affinity for them, their preferred (anti-)affinity for it, and
     /// their required affinity for it at hardPodAffinityWeight. Anti-affinity subtracts.
-    lazy var preferences: [TopologyPair: Int64] = {
-      var weights: [TopologyPair: Int64] = [:]
-      func add(_ term: skiff_pod_term, _ weight: Int64, _ node: skiff_node) {
-        if let domain = node.domain(term.topology_key) { weights[domain, default: 0] += weight }
-      }
+    lazy var preferences: [TopologyPair: Int] = {
+      var key = [DomainCountCache.Kind.preferences.rawValue]
+      DomainCountCache.append(identityOf: pod, to: &key)
+      for term in pod.preferredAffinity { DomainCountCache.append(term, to: &key) }
+      key.append(0)  // affinity terms end, anti-affinity terms follow
+      for term in pod.preferredAntiAffinity { DomainCountCache.append(term, to: &key) }
+      let pod = self.pod
       let onlyExisting = pod.n_preferred_affinity == 0 && pod.n_preferred_anti_affinity == 0
-      for case let node? in nodes {
-        if onlyExisting && node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS == 0 { continue }
+      return DomainCountCache.totals(key, nodes) { node in
+        if onlyExisting && node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS == 0 { return [] }
+        var weights: [(TopologyPair, Int)] = []
+        func add(_ term: skiff_pod_term, _ weight: Int) {
+          if let domain = node.pointee.domain(term.topology_key) { weights.append((domain, weight)) }
+        }
         for case let placed? in node.pointee.placedPods {
           let other = placed.pointee
           for term in pod.preferredAffinity where PodSelection.matches(term, ownedIn: pod.namespace_, other) {
-            add(term, Int64(term.weight), node.pointee)
+            add(term, Int(term.weight))
           }
           for term in pod.preferredAntiAffinity where PodSelection.matches(term, ownedIn: pod.namespace_, other) {
-            add(term, -Int64(term.weight), node.pointee)
+            add(term, -Int(term.weight))
           }
           for term in other.requiredAffinity where PodSelection.matches(term, ownedIn: other.namespace_, pod) {
-            add(term, InterPodAffinity.hardPodAffinityWeight, node.pointee)
+            add(term, Int(InterPodAffinity.hardPodAffinityWeight))
           }
           for term in other.preferredAffinity where PodSelection.matches(term, ownedIn: other.namespace_, pod) {
-            add(term, Int64(term.weight), node.pointee)
+            add(term, Int(term.weight))
           }
           for term in other.preferredAntiAffinity where PodSelection.matches(term, ownedIn: other.namespace_, pod) {
-            add(term, -Int64(term.weight), node.pointee)
+            add(term, -Int(term.weight))
           }
         }
+        return weights
       }
-      return weights
     }()
   }
 }
