@@ -290,16 +290,18 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     var feasible: [NodeInfo] = []
     feasible.reserveCapacity(min(nodes.count, Self.feasibleNodesToFind(among: nodes.count)))
     var skipped = Set<String>()
-    for (index, plugin) in profile.preFilter.enumerated() {
-      cycle.currentPlugin = index
+    for plugin in profile.preFilter {
+      cycle.currentPlugin = plugin.id
       var count: UInt32 = 0
       if plugin.vtable.pre_filter!(plugin.vtable.`self`, cycle.handle, pod, nil, &count) == SKIFF_SKIP {
         skipped.insert(plugin.name)
       }
     }
     // The filters that run, gathered once: the node loop below is the hottest in the scheduler.
-    let filters = profile.filter.enumerated().filter { !skipped.contains($0.element.name) }
-      .map { (index: $0.offset, name: $0.element.name, filter: $0.element.vtable.filter!, context: $0.element.vtable.`self`) }
+    let filters = profile.filter.filter { !skipped.contains($0.name) }
+      .map { (index: $0.id, name: $0.name, filter: $0.vtable.filter!, context: $0.vtable.`self`) }
+    // Per filter, in the order above: how many nodes it rejected, by reason.
+    var tallies = [[String: Int]](repeating: [:], count: filters.count)
     // As Kubernetes does, a large cluster stops looking once it has enough feasible nodes, and the
     // next cycle starts where this one stopped so that every node gets its turn.
     let wanted = Self.feasibleNodesToFind(among: nodes.count)
@@ -308,21 +310,21 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     nodeLoop: while examined < nodes.count, feasible.count < wanted {
       let node = nodes[(start + examined) % nodes.count]
       examined += 1
-      for filter in filters {
+      for (position, filter) in filters.enumerated() {
         cycle.currentPlugin = filter.index
         let status = filter.filter(filter.context, cycle.handle, pod, node.node)
         if status != SKIFF_OK {
-          let plugin = filter.name
           let reasons = cycle.takeReasons(ofPlugin: filter.index)
-          for reason in reasons.isEmpty ? ["rejected by \(plugin)"] : reasons {
-            rejections[plugin, default: [:]][reason, default: 0] += 1
+          for reason in reasons.isEmpty ? ["rejected by \(filter.name)"] : reasons {
+            tallies[position][reason, default: 0] += 1
           }
-          rejected.append((node, status, plugin, reasons.first ?? ""))
+          rejected.append((node, status, filter.name, reasons.first ?? ""))
           continue nodeLoop
         }
       }
       feasible.append(node)
     }
+    for (position, tally) in tallies.enumerated() where !tally.isEmpty { rejections[filters[position].name] = tally }
     nextStartNode = nodes.isEmpty ? 0 : (start + examined) % nodes.count
     guard !feasible.isEmpty else {
       if !profile.postFilter.isEmpty { postFilter(info, profile: profile, cycle: cycle, rejected: rejected) }
@@ -335,17 +337,17 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     // skiff.h promises the node list for the whole cycle, so it lives in an arena the cycle holds.
     let cycleArena = Arena()
     let feasibleNodes = cycleArena.array(feasible.map { Optional(UnsafePointer($0.node)) })
-    for (index, plugin) in profile.preScore.enumerated() {
-      cycle.currentPlugin = index
+    for plugin in profile.preScore {
+      cycle.currentPlugin = plugin.id
       let status = plugin.vtable.pre_score!(plugin.vtable.`self`, cycle.handle, pod,
                                             feasibleNodes.map { UnsafePointer($0) }, UInt32(feasible.count))
       if status == SKIFF_SKIP { skipScore.insert(plugin.name) }
     }
     var totals = [Int64](repeating: 0, count: feasible.count)
     var perPlugin: [String: [Int64]] = [:]
-    for (index, plugin) in profile.score.enumerated() where !skipScore.contains(plugin.name) {
+    for plugin in profile.score where !skipScore.contains(plugin.name) {
       let score = plugin.vtable.score!
-      cycle.currentPlugin = index
+      cycle.currentPlugin = plugin.id
       var scores = feasible.map { skiff_node_score(node: UnsafePointer($0.node), score: 0) }
       for i in scores.indices {
         var value: Int64 = 0
@@ -375,9 +377,9 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     }
 
     // Reserve: assume the pod on the node so the next cycle sees it there.
-    for (index, plugin) in profile.reserve.enumerated() {
+    for plugin in profile.reserve {
       guard let reserve = plugin.vtable.reserve else { continue }
-      cycle.currentPlugin = index
+      cycle.currentPlugin = plugin.id
       _ = reserve(plugin.vtable.`self`, cycle.handle, pod, chosen.node)
     }
     info.nodeName = chosen.name
@@ -388,15 +390,15 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     // Permit: any plugin may hold the pod (a gang waiting for its members) or turn it away.
     var waitingFor: Set<String> = []
     var timeout: UInt64 = 0
-    for (index, plugin) in profile.permit.enumerated() {
-      cycle.currentPlugin = index
+    for plugin in profile.permit {
+      cycle.currentPlugin = plugin.id
       var wait: UInt64 = 0
       let status = plugin.vtable.permit!(plugin.vtable.`self`, cycle.handle, pod, chosen.node, &wait)
       if status == SKIFF_WAIT {
         waitingFor.insert(plugin.name)
         timeout = max(timeout, wait)
       } else if status != SKIFF_OK {
-        let reason = cycle.takeReasons(ofPlugin: index).first ?? "rejected by \(plugin.name) at permit"
+        let reason = cycle.takeReasons(ofPlugin: plugin.id).first ?? "rejected by \(plugin.name) at permit"
         return release(info, profile: profile, node: chosen, message: reason)
       }
     }
@@ -441,8 +443,8 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     budgetArray.withUnsafeBufferPointer { budgets in
       cycle.disruptionBudgets = budgets
       defer { cycle.disruptionBudgets = .init(start: nil, count: 0) }
-      for (index, plugin) in profile.postFilter.enumerated() {
-        cycle.currentPlugin = index
+      for plugin in profile.postFilter {
+        cycle.currentPlugin = plugin.id
         var nominated: skiff_str = 0
         let status = verdicts.withUnsafeBufferPointer {
           plugin.vtable.post_filter!(plugin.vtable.`self`, cycle.handle, info.pod, $0.baseAddress, UInt32($0.count), &nominated)
@@ -478,8 +480,8 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     defer { check.end() }
     check.nodes = snapshot.nodeArrayBase
     check.nodeCount = UInt32(snapshot.nodes.count)
-    for (index, plugin) in profile.filter.enumerated() {
-      check.currentPlugin = index
+    for plugin in profile.filter {
+      check.currentPlugin = plugin.id
       let status = plugin.vtable.filter!(plugin.vtable.`self`, check.handle, pod, &copy)
       if status != SKIFF_OK { return status }
     }
@@ -515,21 +517,21 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       return SKIFF_OK
     }
     let pod = UnsafePointer(info.pod)
-    for (index, plugin) in profile.preBind.enumerated() {
-      cycle.currentPlugin = index
+    for plugin in profile.preBind {
+      cycle.currentPlugin = plugin.id
       let status = plugin.vtable.pre_bind!(plugin.vtable.`self`, cycle.handle, pod, node.node)
       guard status == SKIFF_OK else {
-        let reason = cycle.takeReasons(ofPlugin: index).first ?? "rejected by \(plugin.name) at pre-bind"
+        let reason = cycle.takeReasons(ofPlugin: plugin.id).first ?? "rejected by \(plugin.name) at pre-bind"
         return release(info, profile: profile, node: node, message: reason)
       }
     }
     var binder: String?
-    for (index, plugin) in profile.bind.enumerated() {
-      cycle.currentPlugin = index
+    for plugin in profile.bind {
+      cycle.currentPlugin = plugin.id
       let status = plugin.vtable.bind!(plugin.vtable.`self`, cycle.handle, pod, node.node)
       if status == SKIFF_SKIP { continue }
       guard status == SKIFF_OK else {
-        let reason = cycle.takeReasons(ofPlugin: index).first ?? "binding rejected by \(plugin.name)"
+        let reason = cycle.takeReasons(ofPlugin: plugin.id).first ?? "binding rejected by \(plugin.name)"
         return release(info, profile: profile, node: node, message: reason)
       }
       binder = plugin.name
@@ -539,8 +541,8 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       return release(info, profile: profile, node: node, message: "all bind plugins skipped the pod")
     }
     stats.scheduled += 1
-    for (index, plugin) in profile.postBind.enumerated() {
-      cycle.currentPlugin = index
+    for plugin in profile.postBind {
+      cycle.currentPlugin = plugin.id
       plugin.vtable.post_bind!(plugin.vtable.`self`, cycle.handle, pod, node.node)
     }
   }
@@ -559,9 +561,9 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   private func release(_ info: PodInfo, profile: SchedulingProfile, node: NodeInfo, message: String) {
     let cycle = SchedulingCycle()
     defer { cycle.end() }
-    for (index, plugin) in profile.reserve.enumerated().reversed() {
+    for plugin in profile.reserve.reversed() {
       guard let unreserve = plugin.vtable.unreserve else { continue }
-      cycle.currentPlugin = index
+      cycle.currentPlugin = plugin.id
       unreserve(plugin.vtable.`self`, cycle.handle, info.pod, node.node)
     }
     snapshot.unplace(info.key)

@@ -21,6 +21,9 @@ import SkiffABI
 
 struct SchedulingProfile {
   struct Plugin {
+    /// The plugin's place among the registered scheduler extensions: the same at every
+    /// extension point, so its cycle state and reasons follow it from pre-filter to bind.
+    let id: Int
     let name: String
     let vtable: skiff_scheduler_plugin
     let weight: Int64
@@ -82,6 +85,7 @@ struct SchedulingProfile {
                field: String = "config") throws(ConfigError) {
     self.schedulerName = schedulerName
     let byName = Dictionary(uniqueKeysWithValues: registered.map { ($0.name, $0.vtable.pointee) })
+    let ids = Dictionary(uniqueKeysWithValues: registered.enumerated().map { ($0.element.name, $0.offset) })
 
     /// The plugins at one point: those implementing it (defaults), minus `disabled` ("*" for all
     /// defaults), plus `enabled` in their order; multiPoint applies to every point.
@@ -103,7 +107,7 @@ struct SchedulingProfile {
       for (name, weight) in enabled where implements(byName[name]!) {
         if let index = chosen.firstIndex(where: { $0.0 == name }) { chosen[index].1 = weight } else { chosen.append((name, weight)) }
       }
-      return chosen.map { Plugin(name: $0.0, vtable: byName[$0.0]!, weight: $0.1 ?? Self.defaultWeights[$0.0] ?? 1) }
+      return chosen.map { Plugin(id: ids[$0.0]!, name: $0.0, vtable: byName[$0.0]!, weight: $0.1 ?? Self.defaultWeights[$0.0] ?? 1) }
     }
 
     queueSort = try point("queueSort") { $0.queue_sort_less != nil }.first?.vtable

@@ -215,7 +215,7 @@ enum HostTable {
     host.register_autoscaler = { ctx, vtable in registration(ctx, vtable, \.autoscalers) }
 
     host.set_reason = { cycle, reason in
-      SchedulingCycle.from(cycle)?.addReason(text(reason) ?? "")
+      SchedulingCycle.from(cycle)?.addReason(reason)
     }
     host.cycle_set = { cycle, data, release in
       SchedulingCycle.from(cycle)?.setState(data, release: release)

@@ -2,6 +2,9 @@
 // plugin's reasons and one state pointer per plugin. The scheduling framework creates one per
 // cycle and sets `currentPlugin` before each call into a plugin.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import SkiffABI
 
 public final class SchedulingCycle: @unchecked Sendable {
@@ -17,8 +20,14 @@ public final class SchedulingCycle: @unchecked Sendable {
   public var disruptionBudgets: UnsafeBufferPointer<skiff_disruption_budget> = .init(start: nil, count: 0)
   /// Set by the framework while bind runs: host->cycle_bind, the API server's pods/binding.
   public var bind: ((UnsafePointer<skiff_pod>, UnsafePointer<skiff_node>) -> skiff_status)?
-  private var reasons: [Int: [String]] = [:]
-  private var state: [Int: (data: UnsafeMutableRawPointer?, release: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?)] = [:]
+  /// Reasons given since they were last taken, with the plugin that gave each: a filter loop
+  /// takes them node by node, so this stays a few entries long.
+  private var reasons: [(plugin: Int, text: String)] = []
+  /// The last reason text made, with its bytes: filters repeat the same few reasons for node
+  /// after node, and reusing the String spares an allocation per rejected node.
+  private var lastReason: (bytes: [CChar], text: String) = ([0], "")
+  /// Per plugin id (a handful): read on every filter call, so an array rather than a dictionary.
+  private var state: [(data: UnsafeMutableRawPointer?, release: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?)] = []
 
   public init() {}
 
@@ -29,26 +38,46 @@ public final class SchedulingCycle: @unchecked Sendable {
     handle.map { Unmanaged<SchedulingCycle>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
   }
 
-  public func reasons(ofPlugin index: Int) -> [String] { reasons[index] ?? [] }
+  public func reasons(ofPlugin index: Int) -> [String] { reasons.filter { $0.plugin == index }.map(\.text) }
 
   /// The reasons a plugin gave since the last take, clearing them: per node, in a filter loop.
   public func takeReasons(ofPlugin index: Int) -> [String] {
-    reasons.removeValue(forKey: index) ?? []
+    guard !reasons.isEmpty else { return [] }
+    if reasons.count == 1, reasons[0].plugin == index {  // a filter's one reason: the common case
+      defer { reasons.removeAll(keepingCapacity: true) }
+      return [reasons[0].text]
+    }
+    let taken = reasons(ofPlugin: index)
+    reasons.removeAll { $0.plugin == index }
+    return taken
   }
 
-  func addReason(_ reason: String) { reasons[currentPlugin, default: []].append(reason) }
+  func addReason(_ reason: UnsafePointer<CChar>?) {
+    guard let reason else { return reasons.append((currentPlugin, "")) }
+    let same = lastReason.bytes.withUnsafeBufferPointer { strcmp($0.baseAddress!, reason) == 0 }
+    if !same {
+      let length = strlen(reason)
+      lastReason = (Array(UnsafeBufferPointer(start: reason, count: length + 1)), String(cString: reason))
+    }
+    reasons.append((currentPlugin, lastReason.text))
+  }
 
   func setState(_ data: UnsafeMutableRawPointer?,
                 release: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?) {
-    if let old = state[currentPlugin], old.data != data { old.release?(old.data) }
+    guard currentPlugin >= 0 else { return }
+    if currentPlugin >= state.count { state += Array(repeating: (nil, nil), count: currentPlugin + 1 - state.count) }
+    let old = state[currentPlugin]
+    if old.data != data { old.release?(old.data) }
     state[currentPlugin] = (data, release)
   }
 
-  func getState() -> UnsafeMutableRawPointer? { state[currentPlugin]?.data }
+  func getState() -> UnsafeMutableRawPointer? {
+    currentPlugin >= 0 && currentPlugin < state.count ? state[currentPlugin].data : nil
+  }
 
   /// Releases every plugin's cycle state; the framework calls this when the cycle ends.
   public func end() {
-    for entry in state.values { entry.release?(entry.data) }
+    for entry in state { entry.release?(entry.data) }
     state.removeAll()
     reasons.removeAll()
   }
