@@ -12,7 +12,10 @@ extension APIServer {
 
   func create(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
     let type = target.type
+    let applying = contentType(request) == "application/apply-patch+yaml"
+    let manager = try FieldManager.manager(request, applying: applying)
     var object = Conversion.toStorage(try RequestBody.object(request, expecting: type), from: type)
+    let submitted = object
     let namespace = try namespaceOf(target, object)
     var name = object.name
     if name.isEmpty, let prefix = object[path: ["metadata", "generateName"]]?.stringValue, !prefix.isEmpty {
@@ -24,7 +27,7 @@ extension APIServer {
     }
     object[path: ["metadata", "name"]] = .string(name)
     if let namespace { object[path: ["metadata", "namespace"]] = .string(namespace) }
-    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"] {
       object[path: ["metadata", field]] = nil
     }
     object[path: ["metadata", "uid"]] = .string(StoredObject.newUID())
@@ -42,6 +45,13 @@ extension APIServer {
       }
     }
     guard causes.isEmpty else { throw APIError.invalid(type, name, causes) }
+    let fields = FieldManager(type, subresource: nil)
+    if applying {
+      try fields.recordApply(old: nil, new: &object, applied: fields.appliedFields(submitted), manager: manager,
+                             force: true, time: Age.now())
+    } else {
+      fields.recordUpdate(old: nil, new: &object, manager: manager, time: Age.now())
+    }
     // Addresses taken for a Service that is not stored after all go back.
     let releaseAddresses = { [self] (object: JSON) in
       guard service else { return }
@@ -90,6 +100,15 @@ extension APIServer {
 
   func isDryRun(_ request: HTTPRequest) -> Bool { request.query.contains { $0.0 == "dryRun" && $0.1 == "All" } }
 
+  func contentType(_ request: HTTPRequest) -> String {
+    (request.headers["Content-Type"] ?? "").split(separator: ";").first.map { String($0).trimmingSpaces } ?? ""
+  }
+
+  /// What the field manager tracks a write to `target` as: its status, or the main resource.
+  func fieldManager(_ target: ResourceRequest) -> FieldManager {
+    FieldManager(target.type, subresource: target.subresource == "status" ? "status" : nil)
+  }
+
   // MARK: Replace
 
   func update(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
@@ -103,7 +122,9 @@ extension APIServer {
        version != String(kv.modRevision) {
       throw APIError.conflict(target.type, name)
     }
-    let updated = try prepareUpdate(target, old: old, new: incoming)
+    let manager = try FieldManager.manager(request, applying: false)
+    var updated = try prepareUpdate(target, old: old, new: incoming)
+    fieldManager(target).recordUpdate(old: old, new: &updated, manager: manager, time: Age.now())
     commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
       switch result {
       case .success(let stored): sendObject(responder, 200, stored, target.type, request)
@@ -181,24 +202,40 @@ extension APIServer {
 
   func patch(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder,
              attempt: Int = 0) throws(APIError) {
-    let contentType = (request.headers["Content-Type"] ?? "").split(separator: ";").first.map(String.init) ?? ""
+    let mediaType = contentType(request)
+    let applying = mediaType == "application/apply-patch+yaml"
+    let manager = try FieldManager.manager(request, applying: applying)
+    let force = request.queryValue("force") == "true"
+    if force && !applying { throw APIError.badRequest("force: Invalid value: true: may not be specified for non-apply patch") }
     let name = target.name ?? ""
     guard let kv = store.get(target.type.key(namespace: target.namespace, name: name)) else {
       // Server-side apply creates what does not exist yet.
-      if contentType == "application/apply-patch+yaml" { return try create(request, target, responder) }
+      if applying { return try create(request, target, responder) }
       throw APIError.notFound(target.type, name)
     }
     let old = StoredObject.decode(kv)
-    let patched = Conversion.toStorage(
-      try Patches.apply(contentType, body: request.body, to: Conversion.present(old, as: target.type), type: target.type),
+    var patched = Conversion.toStorage(
+      try Patches.apply(mediaType, body: request.body, to: Conversion.present(old, as: target.type), type: target.type),
       from: target.type)
+    let fields = fieldManager(target)
+    var applied = FieldSet()
+    if applying {
+      applied = fields.appliedFields(Conversion.toStorage(try RequestBody.object(request, expecting: target.type),
+                                                          from: target.type))
+      patched = fields.pruning(patched, live: old, applied: applied, manager: manager)
+    }
     if let version = patched[path: ["metadata", "resourceVersion"]]?.stringValue, version != String(kv.modRevision) {
       throw APIError.conflict(target.type, name)
     }
     guard patched.name == name else {
       throw APIError.badRequest("the name of the object (\(patched.name)) does not match the name on the URL (\(name))")
     }
-    let updated = try prepareUpdate(target, old: old, new: patched)
+    var updated = try prepareUpdate(target, old: old, new: patched)
+    if applying {
+      try fields.recordApply(old: old, new: &updated, applied: applied, manager: manager, force: force, time: Age.now())
+    } else {
+      fields.recordUpdate(old: old, new: &updated, manager: manager, time: Age.now())
+    }
     commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
       switch result {
       case .success(let stored): sendObject(responder, 200, stored, target.type, request)
@@ -214,6 +251,7 @@ extension APIServer {
   // MARK: Scale
 
   func updateScale(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
+    let manager = try FieldManager.manager(request, applying: false)
     let (kv, old) = try current(target)
     let scale = Self.scale(of: old)
     let requested: JSON
@@ -231,6 +269,7 @@ extension APIServer {
     updated[path: ["spec", "replicas"]] = .int(replicas)
     updated = try prepareUpdate(ResourceRequest(type: target.type, namespace: target.namespace, name: target.name,
                                                 subresource: nil), old: old, new: updated)
+    FieldManager(target.type, subresource: "scale").recordUpdate(old: old, new: &updated, manager: manager, time: Age.now())
     commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
       switch result {
       case .success(let stored): send(responder, 200, Self.scale(of: stored))
