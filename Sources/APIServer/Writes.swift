@@ -14,7 +14,9 @@ extension APIServer {
     let type = target.type
     let applying = contentType(request) == "application/apply-patch+yaml"
     let manager = try FieldManager.manager(request, applying: applying)
-    var object = Conversion.toStorage(try RequestBody.object(request, expecting: type), from: type)
+    var body = try RequestBody.object(request, expecting: type)
+    let warnings = try validateFields(request, &body, type)
+    var object = Conversion.toStorage(body, from: type)
     let submitted = object
     let namespace = try namespaceOf(target, object)
     var name = object.name
@@ -58,7 +60,7 @@ extension APIServer {
       clusterIPs.release(object)
       nodePorts.release(object)
     }
-    if isDryRun(request) { return sendObject(responder, 201, object, type, request) }
+    if isDryRun(request) { return sendObject(responder, 201, object, type, request, headers: warnings) }
 
     let created = object
     store.create(type.key(namespace: namespace, name: name), value: StoredObject.encode(created)) { [self] result in
@@ -66,7 +68,7 @@ extension APIServer {
       case .success(let kv):
         let stored = StoredObject.stored(created, revision: kv.modRevision)
         if type.kind == "CustomResourceDefinition" { serveCustomResource(stored) }
-        sendObject(responder, 201, stored, type, request)
+        sendObject(responder, 201, stored, type, request, headers: warnings)
       case .failure(.alreadyExists):
         releaseAddresses(object)
         fail(responder, APIError.alreadyExists(type, name))
@@ -112,7 +114,9 @@ extension APIServer {
   // MARK: Replace
 
   func update(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
-    let incoming = Conversion.toStorage(try RequestBody.object(request, expecting: target.type), from: target.type)
+    var body = try RequestBody.object(request, expecting: target.type)
+    let warnings = try validateFields(request, &body, target.type)
+    let incoming = Conversion.toStorage(body, from: target.type)
     let name = target.name ?? ""
     guard incoming.name == name else {
       throw APIError.badRequest("the name of the object (\(incoming.name)) does not match the name on the URL (\(name))")
@@ -127,7 +131,7 @@ extension APIServer {
     fieldManager(target).recordUpdate(old: old, new: &updated, manager: manager, time: Age.now())
     commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
       switch result {
-      case .success(let stored): sendObject(responder, 200, stored, target.type, request)
+      case .success(let stored): sendObject(responder, 200, stored, target.type, request, headers: warnings)
       // A write between our read and the commit: Kubernetes answers 409 for PUT.
       case .failure(.conflict): fail(responder, APIError.conflict(target.type, name))
       case .failure(.failed(let error)): fail(responder, error)
@@ -214,14 +218,19 @@ extension APIServer {
       throw APIError.notFound(target.type, name)
     }
     let old = StoredObject.decode(kv)
-    var patched = Conversion.toStorage(
-      try Patches.apply(mediaType, body: request.body, to: Conversion.present(old, as: target.type), type: target.type),
-      from: target.type)
+    var presented = try Patches.apply(mediaType, body: request.body, to: Conversion.present(old, as: target.type),
+                                      type: target.type)
+    let warnings = try validateFields(request, &presented, target.type)
+    var patched = Conversion.toStorage(presented, from: target.type)
     let fields = fieldManager(target)
     var applied = FieldSet()
     if applying {
-      applied = fields.appliedFields(Conversion.toStorage(try RequestBody.object(request, expecting: target.type),
-                                                          from: target.type))
+      var configuration = try RequestBody.object(request, expecting: target.type)
+      if let schema = fieldSchema(target.type) {
+        var unknown: [String] = []
+        FieldValidation.prune(&configuration, schema, path: "", unknown: &unknown)
+      }
+      applied = fields.appliedFields(Conversion.toStorage(configuration, from: target.type))
       patched = fields.pruning(patched, live: old, applied: applied, manager: manager)
     }
     if let version = patched[path: ["metadata", "resourceVersion"]]?.stringValue, version != String(kv.modRevision) {
@@ -238,7 +247,7 @@ extension APIServer {
     }
     commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
       switch result {
-      case .success(let stored): sendObject(responder, 200, stored, target.type, request)
+      case .success(let stored): sendObject(responder, 200, stored, target.type, request, headers: warnings)
       case .failure(.conflict):
         // A patch carries no resourceVersion of its own: re-read and re-apply, as Kubernetes does.
         guard attempt < 5 else { return fail(responder, APIError.conflict(target.type, name)) }

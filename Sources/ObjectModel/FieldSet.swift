@@ -165,6 +165,13 @@ public struct FieldLayout: Sendable {
     }
   }
 
+  /// Label selectors are atomic structs in Kubernetes (`x-kubernetes-map-type: atomic`): owned
+  /// and replaced whole. Recognised by shape, since a Service's plain `selector` map is not one.
+  static func isAtomic(_ value: JSON) -> Bool {
+    guard case .object(let object) = value, !object.isEmpty else { return false }
+    return object.allSatisfy { $0.key == "matchLabels" || $0.key == "matchExpressions" }
+  }
+
   // MARK: Sets of an object
 
   /// The fields an applied configuration sets, as Kubernetes' ToFieldSet: every leaf and every
@@ -177,6 +184,8 @@ public struct FieldLayout: Sendable {
 
   private func addApplied(_ value: JSON, node: Node?, to set: inout FieldSet) {
     switch value {
+    case .object where Self.isAtomic(value):
+      set.isMember = true
     case .object(let object):
       for (key, child) in object {
         var childSet = FieldSet()
@@ -206,6 +215,8 @@ public struct FieldLayout: Sendable {
     var set = FieldSet()
     set.isMember = true
     switch value {
+    case .object where Self.isAtomic(value):
+      break
     case .object(let object):
       for (key, child) in object { set.children["f:" + key] = added(child, node: node?.fields[key]) }
     case .array(let items):
@@ -244,7 +255,7 @@ public struct FieldLayout: Sendable {
   private func compare(_ old: JSON, _ new: JSON, node: Node?, into changed: inout FieldSet,
                        removed: inout FieldSet) {
     switch (old, new) {
-    case (.object(let before), .object(let after)):
+    case (.object(let before), .object(let after)) where !Self.isAtomic(old) && !Self.isAtomic(new):
       for (key, value) in after {
         let element = "f:" + key
         guard let previous = before[key] else {
