@@ -133,17 +133,22 @@ struct FieldManager {
   /// Records a create, replace or patch by `manager`: it owns what it added or changed; fields it
   /// changed leave their previous owners; removed fields leave everyone.
   func recordUpdate(old: JSON?, new: inout JSON, manager: String, time: String) {
-    let before = old.map(tracked) ?? zeroValue(like: new)
-    let comparison = layout.compare(before, tracked(new))
-    var entries = old.map(Self.entries) ?? []
-    if comparison.changed.isEmpty && comparison.removed.isEmpty && old != nil {
-      return Self.store(entries, in: &new)
+    guard let old else {
+      let fields = layout.createdFieldsV1(tracked(new), zeroValue: zeroValue(like: new))
+      guard fields.objectValue?.isEmpty == false else { return }
+      let entry: JSON = ["manager": .string(manager), "operation": "Update", "apiVersion": .string(type.groupVersion),
+                         "time": .string(time), "fieldsType": "FieldsV1", "fieldsV1": fields]
+      new[path: ["metadata", "managedFields"]] = [entry]
+      return
     }
+    let comparison = layout.compare(tracked(old), tracked(new))
+    var entries = Self.entries(of: old)
+    if comparison.changed.isEmpty && comparison.removed.isEmpty { return Self.store(entries, in: &new) }
     for index in entries.indices {
       entries[index].fields = entries[index].fields.removingSubtrees(comparison.removed)
         .subtracting(comparison.changed)
     }
-    let mine = FieldSet().union(comparison.changed)
+    let mine = comparison.changed
     if let index = entries.firstIndex(where: { $0.isSame(manager, "Update", subresource) }) {
       entries[index].fields = entries[index].fields.union(mine)
       entries[index].apiVersion = type.groupVersion

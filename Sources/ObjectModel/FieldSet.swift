@@ -1,7 +1,7 @@
 // Sets of field paths, as server-side apply records who owns what (`metadata.managedFields`).
 // The encoding is Kubernetes' FieldsV1: `f:name` for a field, `k:{"name":"x"}` for an item of a
-// list keyed by its merge keys, `v:"a"` for an item of a set, `i:3` for an item of an atomic-free
-// list without keys, and `.` for the item (or map) itself. Which lists are keyed comes from the
+// list keyed by its merge keys, `v:"a"` for an item of a set, `i:3` for an item of a keyed list
+// that lacks its key, and `.` for the item (or map) itself. Which lists are keyed comes from the
 // same tags strategic merge patch uses (PatchSchema), with server-side apply's extra key fields.
 
 /// A tree of path elements, each spelled as in FieldsV1; `isMember` marks the path leading to
@@ -238,6 +238,73 @@ public struct FieldLayout: Sendable {
     return set
   }
 
+  // MARK: A created object, straight to FieldsV1
+
+  /// FieldsV1 of what a create adds over `zeroValue` (the structs and lists Go's zero value of
+  /// the kind already has): the same as `compare(zeroValue, object).changed.fieldsV1`, written
+  /// directly because every create pays for it.
+  public func createdFieldsV1(_ object: JSON, zeroValue: JSON) -> JSON {
+    encodeCreated(object, zero: zeroValue, node: root) ?? .object(JSONObject())
+  }
+
+  /// nil when nothing under `value` is new.
+  private func encodeCreated(_ value: JSON, zero: JSON?, node: Node?) -> JSON? {
+    guard let zero else { return encodeAdded(value, node: node) }
+    switch (value, zero) {
+    case (.object(let object), .object) where !Self.isAtomic(value):
+      var members: [(String, JSON)] = []
+      for (key, child) in object {
+        if let encoded = encodeCreated(child, zero: zero[key], node: node?.fields[key]) { members.append(("f:" + key, encoded)) }
+      }
+      if members.isEmpty { return Optional.none }
+      return Self.sortedObject(members)
+    case (.array(let items), .array(let zeroItems)) where zeroItems.isEmpty:
+      let kind = listKind(node)
+      if case .atomic = kind {
+        if items.isEmpty { return Optional.none }
+        return .object(JSONObject())
+      }
+      var members: [(String, JSON)] = []
+      for (index, item) in items.enumerated() {
+        members.append((element(of: item, in: kind, at: index), itemEncoding(item, kind, node)))
+      }
+      if members.isEmpty { return Optional.none }
+      return Self.sortedObject(members)
+    default:
+      if value == zero { return Optional.none }
+      return encodeAdded(value, node: node)
+    }
+  }
+
+  /// A field that is new, with everything under it: members themselves, as `added` makes them.
+  private func encodeAdded(_ value: JSON, node: Node?) -> JSON {
+    var members: [(String, JSON)] = []
+    switch value {
+    case .object(let object) where !Self.isAtomic(value):
+      for (key, child) in object { members.append(("f:" + key, encodeAdded(child, node: node?.fields[key]))) }
+    case .array(let items):
+      let kind = listKind(node)
+      if case .atomic = kind { break }
+      for (index, item) in items.enumerated() {
+        members.append((element(of: item, in: kind, at: index), itemEncoding(item, kind, node)))
+      }
+    default:
+      break
+    }
+    if members.isEmpty { return .object(JSONObject()) }
+    members.append((".", .object(JSONObject())))
+    return Self.sortedObject(members)
+  }
+
+  private func itemEncoding(_ item: JSON, _ kind: ListKind, _ node: Node?) -> JSON {
+    if case .keyed = kind { return encodeAdded(item, node: node) }
+    return .object(JSONObject())
+  }
+
+  private static func sortedObject(_ members: [(String, JSON)]) -> JSON {
+    .object(JSONObject(members.sorted { $0.0 < $1.0 }))
+  }
+
   // MARK: Differences
 
   /// What an update changed: fields added or given a new value, and fields removed.
@@ -331,7 +398,7 @@ public struct FieldLayout: Sendable {
         }
       }
       // A map that was itself a member goes once nothing of it is left.
-      if set.isMember && object.isEmpty { return nil }
+      if set.isMember && object.isEmpty { return Optional.none }
       return .object(object)
     case .array(let items):
       let kind = listKind(node)
@@ -357,10 +424,11 @@ public struct FieldLayout: Sendable {
         }
         kept.append(remaining)
       }
-      if set.isMember && kept.isEmpty { return nil }
+      if set.isMember && kept.isEmpty { return Optional.none }
       return .array(kept)
     default:
-      return set.isMember ? nil : value
+      if set.isMember { return Optional.none }
+      return value
     }
   }
 }
