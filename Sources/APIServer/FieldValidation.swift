@@ -66,11 +66,11 @@ enum FieldValidation {
     }
   }
 
-  /// What the Warn directive sends: one `Warning` header per field, in RFC 7234's form.
-  static func warningHeaders(_ unknown: [String]) -> [(String, String)] {
-    unknown.map { field in
+  /// What the Warn directive sends: one `Warning` header per problem, in RFC 7234's form.
+  static func warningHeaders(_ problems: [String]) -> [(String, String)] {
+    problems.map { problem in
       var quoted = ""
-      for character in "unknown field \"\(field)\"" {
+      for character in problem {
         if character == "\"" || character == "\\" { quoted.append("\\") }
         quoted.append(character)
       }
@@ -86,20 +86,23 @@ extension APIServer {
   }
 
   /// Drops the fields of `object` (in `type`'s version, as the client sent it) that the kind does
-  /// not have; answers the Warning headers to send, or throws 400 under Strict.
-  func validateFields(_ request: HTTPRequest, _ object: inout JSON, _ type: ResourceType)
-    throws(APIError) -> [(String, String)] {
+  /// not have; answers the Warning headers to send about them and about `repeatedFields` (given
+  /// twice in the body), or throws 400 under Strict.
+  func validateFields(_ request: HTTPRequest, _ object: inout JSON, _ type: ResourceType,
+                      repeatedFields: [String] = []) throws(APIError) -> [(String, String)] {
     let directive = try FieldValidation.directive(request)
-    guard let schema = fieldSchema(type), FieldValidation.hasUnknownFields(object, schema) else { return [] }
     var unknown: [String] = []
-    FieldValidation.prune(&object, schema, path: "", unknown: &unknown)
-    guard !unknown.isEmpty else { return [] }
+    if let schema = fieldSchema(type), FieldValidation.hasUnknownFields(object, schema) {
+      FieldValidation.prune(&object, schema, path: "", unknown: &unknown)
+    }
+    let problems = unknown.map { "unknown field \"\($0)\"" } + repeatedFields.map { "duplicate field \"\($0)\"" }
+    guard !problems.isEmpty else { return [] }
     switch directive {
     case .ignore: return []
-    case .warn: return FieldValidation.warningHeaders(unknown)
+    case .warn: return FieldValidation.warningHeaders(problems)
     case .strict:
       throw APIError.badRequest("\(type.kind) in version \"\(type.version)\" cannot be handled as a \(type.kind): "
-        + "strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+        + "strict decoding error: " + problems.joined(separator: ", "))
     }
   }
 }

@@ -14,8 +14,9 @@ extension APIServer {
     let type = target.type
     let applying = contentType(request) == "application/apply-patch+yaml"
     let manager = try FieldManager.manager(request, applying: applying)
-    var body = try RequestBody.object(request, expecting: type)
-    let warnings = try validateFields(request, &body, type)
+    var repeatedFields: [String] = []
+    var body = try RequestBody.object(request, expecting: type, repeatedFields: &repeatedFields)
+    let warnings = try validateFields(request, &body, type, repeatedFields: repeatedFields)
     var object = Conversion.toStorage(body, from: type)
     let submitted = object
     let namespace = try namespaceOf(target, object)
@@ -114,8 +115,9 @@ extension APIServer {
   // MARK: Replace
 
   func update(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
-    var body = try RequestBody.object(request, expecting: target.type)
-    let warnings = try validateFields(request, &body, target.type)
+    var repeatedFields: [String] = []
+    var body = try RequestBody.object(request, expecting: target.type, repeatedFields: &repeatedFields)
+    let warnings = try validateFields(request, &body, target.type, repeatedFields: repeatedFields)
     let incoming = Conversion.toStorage(body, from: target.type)
     let name = target.name ?? ""
     guard incoming.name == name else {

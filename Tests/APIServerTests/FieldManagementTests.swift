@@ -237,6 +237,18 @@ final class FieldManagementTests: ServerTestCase {
 
     XCTAssertEqual(try create("bad", "?fieldValidation=Sometimes").status, 400)
 
+    // A field given twice: the last value wins, and it is reported like an unknown one.
+    let twice = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"twice"},"data":{"a":"1","a":"2"}}"#
+    let refused = try send("POST", configMaps + "?fieldValidation=Strict", twice)
+    XCTAssertEqual(refused.status, 400)
+    XCTAssertEqual(refused.json["message"] as? String,
+                   #"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: duplicate field "data.a""#)
+    let accepted = try send("POST", configMaps, twice)
+    XCTAssertEqual(accepted.status, 201)
+    XCTAssertEqual(accepted.json["data"] as? [String: String], ["a": "2"])
+    let duplicateWarning = accepted.headers.first { ($0.key as? String)?.lowercased() == "warning" }?.value as? String ?? ""
+    XCTAssertTrue(duplicateWarning.contains(#"duplicate field \"data.a\""#), duplicateWarning)
+
     // Patches are checked on the object they produce; deep paths name list indexes.
     XCTAssertEqual(try send("POST", server.url + "/api/v1/namespaces/default/pods",
                             #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}"#).status, 201)
