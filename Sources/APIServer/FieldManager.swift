@@ -72,6 +72,13 @@ struct FieldManager {
     }
   }
 
+  /// A write that sets managedFields to one empty entry strips them all, as Kubernetes documents
+  /// for clearing ownership; an empty list does not.
+  static func clearsEntries(_ object: JSON) -> Bool {
+    guard let entries = object[path: ["metadata", "managedFields"]]?.arrayValue, entries.count == 1 else { return false }
+    return entries[0].objectValue?.isEmpty == true
+  }
+
   static func entries(of object: JSON) -> [Entry] {
     (object[path: ["metadata", "managedFields"]]?.arrayValue ?? []).compactMap(Entry.init)
   }

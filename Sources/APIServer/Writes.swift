@@ -130,7 +130,11 @@ extension APIServer {
     }
     let manager = try FieldManager.manager(request, applying: false)
     var updated = try prepareUpdate(target, old: old, new: incoming)
-    fieldManager(target).recordUpdate(old: old, new: &updated, manager: manager, time: Age.now())
+    if FieldManager.clearsEntries(incoming) {
+      updated[path: ["metadata", "managedFields"]] = nil
+    } else {
+      fieldManager(target).recordUpdate(old: old, new: &updated, manager: manager, time: Age.now())
+    }
     commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
       switch result {
       case .success(let stored): sendObject(responder, 200, stored, target.type, request, headers: warnings)
@@ -244,6 +248,8 @@ extension APIServer {
     var updated = try prepareUpdate(target, old: old, new: patched)
     if applying {
       try fields.recordApply(old: old, new: &updated, applied: applied, manager: manager, force: force, time: Age.now())
+    } else if FieldManager.clearsEntries(patched) {
+      updated[path: ["metadata", "managedFields"]] = nil
     } else {
       fields.recordUpdate(old: old, new: &updated, manager: manager, time: Age.now())
     }

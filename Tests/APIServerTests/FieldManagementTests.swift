@@ -84,6 +84,11 @@ final class FieldManagementTests: ServerTestCase {
                           manager: "applier").json
     XCTAssertEqual((again["metadata"] as? [String: Any])?["resourceVersion"] as? String,
                    (before["metadata"] as? [String: Any])?["resourceVersion"] as? String)
+
+    // One empty entry clears them all.
+    let cleared = try send("PATCH", configMaps + "/cfg", #"{"metadata":{"managedFields":[{}]}}"#,
+                           contentType: "application/merge-patch+json", expect: 200).json
+    XCTAssertEqual(entries(cleared).count, 0, "\(cleared)")
   }
 
   func testDeploymentFieldsV1ForCreateApplyScaleAndStatus() throws {
