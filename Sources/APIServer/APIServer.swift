@@ -23,6 +23,8 @@ public final class APIServer: @unchecked Sendable {
   var clusterIPs = ClusterIPAllocator()
   var nodePorts = NodePortAllocator()
   let owners = OwnerIndex()
+  /// Custom resources' field schemas from their CRDs, by "group/version/Kind". Loop only.
+  var customSchemas: [String: FieldSchema] = [:]
 
   /// The Kubernetes version reported: its minor decides which kubectl the dispatcher runs.
   public static let kubernetesVersion = (major: 1, minor: 32, patch: 0)
@@ -186,8 +188,9 @@ public final class APIServer: @unchecked Sendable {
 
   // MARK: Responses
 
-  func send(_ responder: HTTPResponder, _ code: Int, _ body: JSON, contentType: String = "application/json") {
-    responder.respond(status: code, headers: [("Content-Type", contentType)], body: body.serialized())
+  func send(_ responder: HTTPResponder, _ code: Int, _ body: JSON, contentType: String = "application/json",
+            headers: [(String, String)] = []) {
+    responder.respond(status: code, headers: [("Content-Type", contentType)] + headers, body: body.serialized())
   }
 
   func fail(_ responder: HTTPResponder, _ error: APIError) {
@@ -195,12 +198,14 @@ public final class APIServer: @unchecked Sendable {
   }
 
   /// One object, or a one-row Table when the client asked for Tables.
+  /// `headers` carries fieldValidation's warnings.
   func sendObject(_ responder: HTTPResponder, _ code: Int, _ object: JSON, _ type: ResourceType,
-                  _ request: HTTPRequest) {
+                  _ request: HTTPRequest, headers: [(String, String)] = []) {
     if Tables.wantsTable(accept: request.headers["Accept"]) {
-      send(responder, code, Tables.table(type, [object], resourceVersion: object[path: ["metadata", "resourceVersion"]]?.stringValue))
+      send(responder, code, Tables.table(type, [object], resourceVersion: object[path: ["metadata", "resourceVersion"]]?.stringValue),
+           headers: headers)
     } else {
-      send(responder, code, Conversion.present(object, as: type))
+      send(responder, code, Conversion.present(object, as: type), headers: headers)
     }
   }
 

@@ -21,6 +21,7 @@ extension APIServer {
     let namespaced = spec["scope"]?.stringValue != "Cluster"
     for version in spec["versions"]?.arrayValue ?? [] where version["served"]?.boolValue != false {
       guard let name = version["name"]?.stringValue else { continue }
+      customSchemas["\(group)/\(name)/\(kind)"] = FieldSchema(openAPIV3: version[path: ["schema", "openAPIV3Schema"]])
       var subresources: [String] = []
       if version[path: ["subresources", "status"]] != nil { subresources.append("status") }
       if version[path: ["subresources", "scale"]] != nil { subresources.append("scale") }

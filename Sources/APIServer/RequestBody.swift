@@ -7,13 +7,19 @@ import ObjectModel
 enum RequestBody {
   /// The body as JSON, whatever format the client declared.
   static func json(_ request: HTTPRequest) throws(APIError) -> JSON {
+    var repeatedFields: [String] = []
+    return try json(request, repeatedFields: &repeatedFields)
+  }
+
+  /// The body as JSON, and the fields a JSON body gives more than once (their last value wins).
+  static func json(_ request: HTTPRequest, repeatedFields: inout [String]) throws(APIError) -> JSON {
     let contentType = (request.headers["Content-Type"] ?? "application/json").split(separator: ";")
       .first.map { String($0).trimmingSpaces } ?? ""
     switch contentType {
     case "application/json", "application/merge-patch+json", "application/strategic-merge-patch+json",
          "application/json-patch+json", "application/apply-patch+yaml", "application/yaml", "text/yaml", "":
       do {
-        return try JSON.parse(request.body)
+        return try JSON.parse(request.body, repeatedFields: &repeatedFields)
       } catch {
         if contentType.hasSuffix("yaml") { return try yaml(request.body) }
         throw APIError.badRequest("the body of the request could not be decoded as JSON: \(error)")
@@ -40,7 +46,13 @@ enum RequestBody {
   /// An object for `type`'s endpoint: a JSON object whose kind and apiVersion, when given,
   /// are the endpoint's.
   static func object(_ request: HTTPRequest, expecting type: ResourceType) throws(APIError) -> JSON {
-    var object = try json(request)
+    var repeatedFields: [String] = []
+    return try object(request, expecting: type, repeatedFields: &repeatedFields)
+  }
+
+  static func object(_ request: HTTPRequest, expecting type: ResourceType, repeatedFields: inout [String])
+    throws(APIError) -> JSON {
+    var object = try json(request, repeatedFields: &repeatedFields)
     guard object.objectValue != nil else {
       throw APIError.badRequest("the body of the request must be a JSON object, not \(object.kindDescription)")
     }

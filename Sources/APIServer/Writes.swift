@@ -12,7 +12,13 @@ extension APIServer {
 
   func create(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
     let type = target.type
-    var object = Conversion.toStorage(try RequestBody.object(request, expecting: type), from: type)
+    let applying = contentType(request) == "application/apply-patch+yaml"
+    let manager = try FieldManager.manager(request, applying: applying)
+    var repeatedFields: [String] = []
+    var body = try RequestBody.object(request, expecting: type, repeatedFields: &repeatedFields)
+    let warnings = try validateFields(request, &body, type, repeatedFields: repeatedFields)
+    var object = Conversion.toStorage(body, from: type)
+    let submitted = object
     let namespace = try namespaceOf(target, object)
     var name = object.name
     if name.isEmpty, let prefix = object[path: ["metadata", "generateName"]]?.stringValue, !prefix.isEmpty {
@@ -24,7 +30,7 @@ extension APIServer {
     }
     object[path: ["metadata", "name"]] = .string(name)
     if let namespace { object[path: ["metadata", "namespace"]] = .string(namespace) }
-    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"] {
       object[path: ["metadata", field]] = nil
     }
     object[path: ["metadata", "uid"]] = .string(StoredObject.newUID())
@@ -42,13 +48,20 @@ extension APIServer {
       }
     }
     guard causes.isEmpty else { throw APIError.invalid(type, name, causes) }
+    let fields = FieldManager(type, subresource: nil)
+    if applying {
+      try fields.recordApply(old: nil, new: &object, applied: fields.appliedFields(submitted), manager: manager,
+                             force: true, time: Age.now())
+    } else {
+      fields.recordUpdate(old: nil, new: &object, manager: manager, time: Age.now())
+    }
     // Addresses taken for a Service that is not stored after all go back.
     let releaseAddresses = { [self] (object: JSON) in
       guard service else { return }
       clusterIPs.release(object)
       nodePorts.release(object)
     }
-    if isDryRun(request) { return sendObject(responder, 201, object, type, request) }
+    if isDryRun(request) { return sendObject(responder, 201, object, type, request, headers: warnings) }
 
     let created = object
     store.create(type.key(namespace: namespace, name: name), value: StoredObject.encode(created)) { [self] result in
@@ -56,7 +69,7 @@ extension APIServer {
       case .success(let kv):
         let stored = StoredObject.stored(created, revision: kv.modRevision)
         if type.kind == "CustomResourceDefinition" { serveCustomResource(stored) }
-        sendObject(responder, 201, stored, type, request)
+        sendObject(responder, 201, stored, type, request, headers: warnings)
       case .failure(.alreadyExists):
         releaseAddresses(object)
         fail(responder, APIError.alreadyExists(type, name))
@@ -90,10 +103,22 @@ extension APIServer {
 
   func isDryRun(_ request: HTTPRequest) -> Bool { request.query.contains { $0.0 == "dryRun" && $0.1 == "All" } }
 
+  func contentType(_ request: HTTPRequest) -> String {
+    (request.headers["Content-Type"] ?? "").split(separator: ";").first.map { String($0).trimmingSpaces } ?? ""
+  }
+
+  /// What the field manager tracks a write to `target` as: its status, or the main resource.
+  func fieldManager(_ target: ResourceRequest) -> FieldManager {
+    FieldManager(target.type, subresource: target.subresource == "status" ? "status" : nil)
+  }
+
   // MARK: Replace
 
   func update(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
-    let incoming = Conversion.toStorage(try RequestBody.object(request, expecting: target.type), from: target.type)
+    var repeatedFields: [String] = []
+    var body = try RequestBody.object(request, expecting: target.type, repeatedFields: &repeatedFields)
+    let warnings = try validateFields(request, &body, target.type, repeatedFields: repeatedFields)
+    let incoming = Conversion.toStorage(body, from: target.type)
     let name = target.name ?? ""
     guard incoming.name == name else {
       throw APIError.badRequest("the name of the object (\(incoming.name)) does not match the name on the URL (\(name))")
@@ -103,10 +128,16 @@ extension APIServer {
        version != String(kv.modRevision) {
       throw APIError.conflict(target.type, name)
     }
-    let updated = try prepareUpdate(target, old: old, new: incoming)
+    let manager = try FieldManager.manager(request, applying: false)
+    var updated = try prepareUpdate(target, old: old, new: incoming)
+    if FieldManager.clearsEntries(incoming) {
+      updated[path: ["metadata", "managedFields"]] = nil
+    } else {
+      fieldManager(target).recordUpdate(old: old, new: &updated, manager: manager, time: Age.now())
+    }
     commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
       switch result {
-      case .success(let stored): sendObject(responder, 200, stored, target.type, request)
+      case .success(let stored): sendObject(responder, 200, stored, target.type, request, headers: warnings)
       // A write between our read and the commit: Kubernetes answers 409 for PUT.
       case .failure(.conflict): fail(responder, APIError.conflict(target.type, name))
       case .failure(.failed(let error)): fail(responder, error)
@@ -181,27 +212,50 @@ extension APIServer {
 
   func patch(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder,
              attempt: Int = 0) throws(APIError) {
-    let contentType = (request.headers["Content-Type"] ?? "").split(separator: ";").first.map(String.init) ?? ""
+    let mediaType = contentType(request)
+    let applying = mediaType == "application/apply-patch+yaml"
+    let manager = try FieldManager.manager(request, applying: applying)
+    let force = request.queryValue("force") == "true"
+    if force && !applying { throw APIError.badRequest("force: Invalid value: true: may not be specified for non-apply patch") }
     let name = target.name ?? ""
     guard let kv = store.get(target.type.key(namespace: target.namespace, name: name)) else {
       // Server-side apply creates what does not exist yet.
-      if contentType == "application/apply-patch+yaml" { return try create(request, target, responder) }
+      if applying { return try create(request, target, responder) }
       throw APIError.notFound(target.type, name)
     }
     let old = StoredObject.decode(kv)
-    let patched = Conversion.toStorage(
-      try Patches.apply(contentType, body: request.body, to: Conversion.present(old, as: target.type), type: target.type),
-      from: target.type)
+    var presented = try Patches.apply(mediaType, body: request.body, to: Conversion.present(old, as: target.type),
+                                      type: target.type)
+    let warnings = try validateFields(request, &presented, target.type)
+    var patched = Conversion.toStorage(presented, from: target.type)
+    let fields = fieldManager(target)
+    var applied = FieldSet()
+    if applying {
+      var configuration = try RequestBody.object(request, expecting: target.type)
+      if let schema = fieldSchema(target.type) {
+        var unknown: [String] = []
+        FieldValidation.prune(&configuration, schema, path: "", unknown: &unknown)
+      }
+      applied = fields.appliedFields(Conversion.toStorage(configuration, from: target.type))
+      patched = fields.pruning(patched, live: old, applied: applied, manager: manager)
+    }
     if let version = patched[path: ["metadata", "resourceVersion"]]?.stringValue, version != String(kv.modRevision) {
       throw APIError.conflict(target.type, name)
     }
     guard patched.name == name else {
       throw APIError.badRequest("the name of the object (\(patched.name)) does not match the name on the URL (\(name))")
     }
-    let updated = try prepareUpdate(target, old: old, new: patched)
+    var updated = try prepareUpdate(target, old: old, new: patched)
+    if applying {
+      try fields.recordApply(old: old, new: &updated, applied: applied, manager: manager, force: force, time: Age.now())
+    } else if FieldManager.clearsEntries(patched) {
+      updated[path: ["metadata", "managedFields"]] = nil
+    } else {
+      fields.recordUpdate(old: old, new: &updated, manager: manager, time: Age.now())
+    }
     commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
       switch result {
-      case .success(let stored): sendObject(responder, 200, stored, target.type, request)
+      case .success(let stored): sendObject(responder, 200, stored, target.type, request, headers: warnings)
       case .failure(.conflict):
         // A patch carries no resourceVersion of its own: re-read and re-apply, as Kubernetes does.
         guard attempt < 5 else { return fail(responder, APIError.conflict(target.type, name)) }
@@ -214,6 +268,7 @@ extension APIServer {
   // MARK: Scale
 
   func updateScale(_ request: HTTPRequest, _ target: ResourceRequest, _ responder: HTTPResponder) throws(APIError) {
+    let manager = try FieldManager.manager(request, applying: false)
     let (kv, old) = try current(target)
     let scale = Self.scale(of: old)
     let requested: JSON
@@ -231,6 +286,7 @@ extension APIServer {
     updated[path: ["spec", "replicas"]] = .int(replicas)
     updated = try prepareUpdate(ResourceRequest(type: target.type, namespace: target.namespace, name: target.name,
                                                 subresource: nil), old: old, new: updated)
+    FieldManager(target.type, subresource: "scale").recordUpdate(old: old, new: &updated, manager: manager, time: Age.now())
     commit(target, kv: kv, old: old, new: updated, dryRun: isDryRun(request)) { [self] result in
       switch result {
       case .success(let stored): send(responder, 200, Self.scale(of: stored))

@@ -39,6 +39,25 @@ extension JSON {
     return try parse(Array(bytes))
   }
 
+  /// Parses as `parse` does, and lists the fields given more than once, by path as Kubernetes'
+  /// strict decoding names them ("spec.containers[0].image"). The paths cost a second pass,
+  /// taken only when a repeated key was seen.
+  public static func parse(_ bytes: [UInt8], repeatedFields: inout [String]) throws(JSONError) -> JSON {
+    try bytes.withUnsafeBufferPointer { buffer in
+      Result { () throws(JSONError) in
+        var parser = JSONParser(buffer)
+        let value = try parser.parseDocument()
+        if parser.sawRepeatedKey {
+          var tracking = JSONParser(buffer)
+          tracking.path = []
+          _ = try tracking.parseDocument()
+          repeatedFields = tracking.repeatedFields
+        }
+        return value
+      }
+    }.get()
+  }
+
   public static func parse(_ text: String) throws(JSONError) -> JSON {
     var text = text
     return try text.withUTF8 { bytes in
@@ -75,6 +94,11 @@ private struct JSONParser: ~Copyable {
   var elements = MoveStack<JSON>()
   /// Where a string with escapes is assembled; reused across strings.
   var scratch: [UInt8] = []
+  var sawRepeatedKey = false
+  /// The keys and "[index]" steps down to the value being parsed, when repeated fields are
+  /// being located; nil otherwise.
+  var path: [String]?
+  var repeatedFields: [String] = []
 
   init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -143,7 +167,9 @@ private struct JSONParser: ~Copyable {
       }
       position += 1
       skipWhitespace()
+      path?.append(key)
       let value = try parseValue()
+      path?.removeLast()
       members.push(JSONObject.Member(key: key, value: value))
       skipWhitespace()
       guard position < bytes.count else {
@@ -158,7 +184,11 @@ private struct JSONParser: ~Copyable {
     position += 1
     depth -= 1
     let object = members.popAll(from: base)
-    if Self.hasRepeatedKey(object) { return .object(JSONObject(object.map { ($0.key, $0.value) })) }
+    if Self.hasRepeatedKey(object) {
+      sawRepeatedKey = true
+      if let path { recordRepeatedKeys(object, under: path) }
+      return .object(JSONObject(object.map { ($0.key, $0.value) }))
+    }
     return .object(JSONObject(uniqueMembers: object))
   }
 
@@ -180,6 +210,19 @@ private struct JSONParser: ~Copyable {
     return !members.allSatisfy { seen.insert($0.key).inserted }
   }
 
+  mutating func recordRepeatedKeys(_ object: [JSONObject.Member], under path: [String]) {
+    var seen = Set<String>()
+    var reported = Set<String>()
+    for member in object where !seen.insert(member.key).inserted && reported.insert(member.key).inserted {
+      var text = ""
+      for step in path + [member.key] {
+        if !text.isEmpty && !step.hasPrefix("[") { text += "." }
+        text += step
+      }
+      repeatedFields.append(text)
+    }
+  }
+
   mutating func parseArray() throws(JSONError) -> JSON {
     try enterContainer()
     position += 1
@@ -194,7 +237,9 @@ private struct JSONParser: ~Copyable {
       if position < bytes.count, bytes[position] == ASCII.closeBracket {
         throw error("expected a value after ',' (trailing commas are not allowed)")
       }
+      path?.append("[\(elements.count - base)]")
       elements.push(try parseValue())
+      path?.removeLast()
       skipWhitespace()
       guard position < bytes.count else {
         throw error("unexpected end of input, expected ',' or ']' after array element")

@@ -237,4 +237,15 @@ final class JSONParserTests: XCTestCase {
         "\(error)", "line 3, column 7 (byte 18): expected ':' after object key")
     }
   }
+
+  func testRepeatedFieldsAreLocatedByPath() throws {
+    var repeated: [String] = []
+    let value = try JSON.parse(Array(#"{"a":1,"spec":{"items":[{"x":1},{"x":2,"y":0,"x":3}],"b":1,"b":2},"a":2}"#.utf8),
+                               repeatedFields: &repeated)
+    XCTAssertEqual(repeated, ["spec.items[1].x", "spec.b", "a"])
+    XCTAssertEqual(value, try JSON.parse(#"{"a":2,"spec":{"items":[{"x":1},{"x":3,"y":0}],"b":2}}"#))
+    var none: [String] = []
+    _ = try JSON.parse(Array(#"{"a":{"a":1}}"#.utf8), repeatedFields: &none)
+    XCTAssertEqual(none, [])
+  }
 }

@@ -16,10 +16,12 @@ public struct HTTPReply: @unchecked Sendable {
 public enum HTTPClient {
   /// Sends one request and waits for the whole reply.
   public static func send(_ method: String, _ url: String, body: Data? = nil,
-                          contentType: String = "application/json", accept: String? = nil) throws -> HTTPReply {
+                          contentType: String = "application/json", accept: String? = nil,
+                          headers: [String: String] = [:]) throws -> HTTPReply {
     var request = URLRequest(url: URL(string: url)!)
     request.httpMethod = method
     request.httpBody = body
+    for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
     if body != nil { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
     if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
     let done = DispatchSemaphore(value: 0)
