@@ -85,6 +85,8 @@ enum InterPodAffinity {
     init(pod: skiff_pod, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) {
       self.pod = pod
       self.nodes = nodes
+      let changes = NodeChanges.shared
+      changes.walk(nodes)
       let affinityTerms = pod.requiredAffinity
       if !affinityTerms.isEmpty {
         var key = [DomainCountCache.Kind.affinity.rawValue, pod.namespace_]
@@ -112,6 +114,8 @@ enum InterPodAffinity {
           return matching > 0 ? [(domain, matching)] : []
         })
       }
+      // While no placed pod has terms (the framework flags their nodes), none forbids this one.
+      guard changes.nodesWithAffinityPods > 0 else { return }
       var key = [DomainCountCache.Kind.existingAntiAffinity.rawValue]
       DomainCountCache.append(identityOf: pod, to: &key)
       existingAntiAffinity = DomainCountCache.totals(key, nodes) { node in
@@ -169,13 +173,14 @@ enum InterPodAffinity {
     /// its own preferred (anti-)affinity for them, their preferred (anti-)affinity for it, and
     /// their required affinity for it at hardPodAffinityWeight. Anti-affinity subtracts.
     lazy var preferences: [TopologyPair: Int] = {
+      let pod = self.pod
+      let onlyExisting = pod.n_preferred_affinity == 0 && pod.n_preferred_anti_affinity == 0
+      if onlyExisting && NodeChanges.shared.nodesWithAffinityPods == 0 { return [:] }
       var key = [DomainCountCache.Kind.preferences.rawValue]
       DomainCountCache.append(identityOf: pod, to: &key)
       for term in pod.preferredAffinity { DomainCountCache.append(term, to: &key) }
       key.append(0)  // affinity terms end, anti-affinity terms follow
       for term in pod.preferredAntiAffinity { DomainCountCache.append(term, to: &key) }
-      let pod = self.pod
-      let onlyExisting = pod.n_preferred_affinity == 0 && pod.n_preferred_anti_affinity == 0
       return DomainCountCache.totals(key, nodes) { node in
         if onlyExisting && node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS == 0 { return [] }
         var weights: [(TopologyPair, Int)] = []
