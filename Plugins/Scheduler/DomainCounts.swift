@@ -41,7 +41,8 @@ final class NodeChanges {
       guard let node = nodes[position] else { continue }
       let id = node.pointee.id, generation = node.pointee.generation
       if position < ids.count {
-        if ids[position] == id && generations[position] == generation { continue }
+        // Id 0 is a node its host did not number: it may hold anything, so it always counts as changed.
+        if id != 0 && ids[position] == id && generations[position] == generation { continue }
         ids[position] = id
         generations[position] = generation
         if flagged[position] { nodesWithAffinityPods -= 1 }
@@ -92,7 +93,7 @@ final class DomainCounts {
                        _ contribution: (UnsafePointer<skiff_node>) -> [(TopologyPair, Int)]) {
     let node = nodes[position]
     let (id, generation) = node.map { ($0.pointee.id, $0.pointee.generation) } ?? (0, UInt64.max)
-    if slots[position].id == id && slots[position].generation == generation { return }
+    if id != 0 && slots[position].id == id && slots[position].generation == generation { return }
     let counts = node.map(contribution) ?? []
     add(slots[position].counts, sign: -1)
     slots[position] = (id, generation, counts)
