@@ -153,8 +153,9 @@ enum InterPodAffinity {
     /// No required anti-affinity term's domain on this node holds a matching pod; a node without
     /// the term's key has no such domain, so it passes, as in Kubernetes.
     func satisfiesAntiAffinity(_ node: skiff_node) -> Bool {
-      for (index, term) in pod.requiredAntiAffinity.enumerated() {
-        if let domain = node.domain(term.topology_key), antiAffinity[index][domain, default: 0] > 0 { return false }
+      let terms = pod.requiredAntiAffinity
+      for index in terms.indices {
+        if let domain = node.domain(terms[index].topology_key), antiAffinity[index][domain] != nil { return false }
       }
       return true
     }
@@ -164,7 +165,7 @@ enum InterPodAffinity {
       guard !existingAntiAffinity.isEmpty else { return true }
       for i in 0..<Int(node.n_labels) {
         let domain = TopologyPair(key: node.labels[i].key, value: node.labels[i].value)
-        if existingAntiAffinity[domain, default: 0] > 0 { return false }
+        if existingAntiAffinity[domain] != nil { return false }  // counts of zero are left out
       }
       return true
     }
