@@ -1,36 +1,103 @@
 // Per-domain counts of placed pods that one question selects ("pods matching this anti-affinity
 // term", "pods whose terms select a pod labelled so"), kept across cycles and brought up to date
-// only on the nodes whose generation changed, so that InterPodAffinity costs a compare per node and
-// a match per pod on changed nodes instead of a match per placed pod in every cycle.
+// only on the nodes whose generation changed, so that InterPodAffinity and PodTopologySpread cost
+// one compare per node per cycle (NodeChanges) and a match per pod on changed nodes instead of a
+// match per placed pod in every cycle.
 import PluginKit
 import SkiffABI
+
+/// Which positions of the snapshot's node array changed, for every question at once: a walk (one
+/// per plugin state, so once or twice a cycle) compares each node's id and generation with the
+/// last walk's and appends the changed positions to a log that each question replays from where
+/// it last read.
+final class NodeChanges {
+  nonisolated(unsafe) static let shared = NodeChanges()
+
+  /// What the last walk saw at each position, kept apart so that the walk reads two flat arrays.
+  private var ids: [UInt64] = []
+  private var generations: [UInt64] = []
+  private var flagged: [Bool] = []
+  /// Changed positions in walk order; `logStart` is the sequence number of its first entry.
+  private(set) var log: [Int32] = []
+  private(set) var logStart = 0
+  var logEnd: Int { logStart + log.count }
+  /// Nodes holding a pod with pod (anti-)affinity terms (SKIFF_NODE_HAS_AFFINITY_PODS): while
+  /// none does, questions about placed pods' terms have no answer to count.
+  private(set) var nodesWithAffinityPods = 0
+  /// Brings the log up to date with `nodes`; questions asked about `nodes` must follow a walk.
+  func walk(_ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) {
+    // A log much longer than the cluster is cheaper to replace by one full recount per question.
+    if log.count > max(4_096, 2 * nodes.count) {
+      logStart = logEnd
+      log.removeAll(keepingCapacity: true)
+    }
+    if ids.count > nodes.count {
+      for position in nodes.count..<ids.count where flagged[position] { nodesWithAffinityPods -= 1 }
+      ids.removeLast(ids.count - nodes.count)
+      generations.removeLast(generations.count - nodes.count)
+      flagged.removeLast(flagged.count - nodes.count)
+    }
+    for position in nodes.indices {
+      guard let node = nodes[position] else { continue }
+      let id = node.pointee.id, generation = node.pointee.generation
+      if position < ids.count {
+        // Id 0 is a node its host did not number: it may hold anything, so it always counts as changed.
+        if id != 0 && ids[position] == id && generations[position] == generation { continue }
+        ids[position] = id
+        generations[position] = generation
+        if flagged[position] { nodesWithAffinityPods -= 1 }
+      } else {
+        ids.append(id)
+        generations.append(generation)
+        flagged.append(false)
+      }
+      let hasAffinityPods = node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS != 0
+      flagged[position] = hasAffinityPods
+      if hasAffinityPods { nodesWithAffinityPods += 1 }
+      log.append(Int32(position))
+    }
+  }
+}
 
 final class DomainCounts {
   /// One slot per position in the snapshot's node array: which node it last saw, at which
   /// generation, and what that node added to `totals`.
   private var slots: [(id: UInt64, generation: UInt64, counts: [(TopologyPair, Int)])] = []
+  /// Where in NodeChanges' log this question has read up to; nil before its first full count.
+  private var readUpTo: Int?
   /// The sum of every slot's counts; domains counting zero are left out.
   private(set) var totals: [TopologyPair: Int] = [:]
 
-  /// Brings the totals up to date with `nodes`; `contribution` says what one node adds. Pods and
-  /// terms that `contribution` reads must be equal in content between calls with the same key.
-  func refresh(_ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>,
+  /// Brings the totals up to date with `nodes`, which `changes` has walked since they last changed;
+  /// `contribution` says what one node adds. Pods and terms that `contribution` reads must be
+  /// equal in content between calls with the same key.
+  func refresh(_ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>, changes: NodeChanges,
                _ contribution: (UnsafePointer<skiff_node>) -> [(TopologyPair, Int)]) {
-    for index in nodes.indices {
-      guard let node = nodes[index] else { continue }
-      if index < slots.count, slots[index].id == node.pointee.id, slots[index].generation == node.pointee.generation {
-        continue
-      }
-      let counts = contribution(node)
-      if index < slots.count {
-        add(slots[index].counts, sign: -1)
-        slots[index] = (node.pointee.id, node.pointee.generation, counts)
-      } else {
-        slots.append((node.pointee.id, node.pointee.generation, counts))
-      }
-      add(counts, sign: 1)
-    }
     while slots.count > nodes.count { add(slots.removeLast().counts, sign: -1) }  // nodes went away
+    if slots.count < nodes.count {
+      let unseen: (id: UInt64, generation: UInt64, counts: [(TopologyPair, Int)]) = (0, .max, [])
+      slots += repeatElement(unseen, count: nodes.count - slots.count)
+    }
+    if let readUpTo, readUpTo >= changes.logStart {
+      for entry in (readUpTo - changes.logStart)..<changes.log.count {
+        let position = Int(changes.log[entry])
+        if position < nodes.count { recount(position, nodes, contribution) }
+      }
+    } else {
+      for position in nodes.indices { recount(position, nodes, contribution) }
+    }
+    readUpTo = changes.logEnd
+  }
+
+  private func recount(_ position: Int, _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>,
+                       _ contribution: (UnsafePointer<skiff_node>) -> [(TopologyPair, Int)]) {
+    let node = nodes[position]
+    let (id, generation) = node.map { ($0.pointee.id, $0.pointee.generation) } ?? (0, UInt64.max)
+    if id != 0 && slots[position].id == id && slots[position].generation == generation { return }
+    let counts = node.map(contribution) ?? []
+    add(slots[position].counts, sign: -1)
+    slots[position] = (id, generation, counts)
+    add(counts, sign: 1)
   }
 
   private func add(_ counts: [(TopologyPair, Int)], sign: Int) {
@@ -48,6 +115,7 @@ enum DomainCountCache {
   /// churning through one-off shapes, and starting over costs one full count each.
   static let limit = 512
 
+  /// `nodes` must have been walked by NodeChanges.shared since they last changed.
   static func totals(_ key: [UInt32], _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>,
                      _ contribution: (UnsafePointer<skiff_node>) -> [(TopologyPair, Int)]) -> [TopologyPair: Int] {
     let counts: DomainCounts
@@ -58,12 +126,12 @@ enum DomainCountCache {
       counts = DomainCounts()
       kept[key] = counts
     }
-    counts.refresh(nodes, contribution)
+    counts.refresh(nodes, changes: NodeChanges.shared, contribution)
     return counts.totals
   }
 
   /// Question kinds, the first element of a key.
-  enum Kind: UInt32 { case affinity = 1, antiAffinity, existingAntiAffinity, preferences }
+  enum Kind: UInt32 { case affinity = 1, antiAffinity, existingAntiAffinity, preferences, spreadDomains, spreadMatches }
 
   /// A term's content: topology key, namespaces, then each requirement's key, operator and values.
   static func append(_ term: skiff_pod_term, to key: inout [UInt32]) {
@@ -71,9 +139,14 @@ enum DomainCountCache {
     key.append(term.n_namespaces)
     for i in 0..<Int(term.n_namespaces) { key.append(term.namespaces[i]) }
     key.append(UInt32(bitPattern: term.weight))
-    key.append(term.selector.n_requirements)
-    for i in 0..<Int(term.selector.n_requirements) {
-      let requirement = term.selector.requirements[i]
+    append(term.selector, to: &key)
+  }
+
+  /// A label selector's content: each requirement's key, operator and values.
+  static func append(_ selector: skiff_selector, to key: inout [UInt32]) {
+    key.append(selector.n_requirements)
+    for i in 0..<Int(selector.n_requirements) {
+      let requirement = selector.requirements[i]
       key.append(requirement.key)
       key.append(requirement.op.rawValue)
       key.append(requirement.n_values)

@@ -85,6 +85,8 @@ enum InterPodAffinity {
     init(pod: skiff_pod, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) {
       self.pod = pod
       self.nodes = nodes
+      let changes = NodeChanges.shared
+      changes.walk(nodes)
       let affinityTerms = pod.requiredAffinity
       if !affinityTerms.isEmpty {
         var key = [DomainCountCache.Kind.affinity.rawValue, pod.namespace_]
@@ -112,6 +114,8 @@ enum InterPodAffinity {
           return matching > 0 ? [(domain, matching)] : []
         })
       }
+      // While no placed pod has terms (the framework flags their nodes), none forbids this one.
+      guard changes.nodesWithAffinityPods > 0 else { return }
       var key = [DomainCountCache.Kind.existingAntiAffinity.rawValue]
       DomainCountCache.append(identityOf: pod, to: &key)
       existingAntiAffinity = DomainCountCache.totals(key, nodes) { node in
@@ -149,8 +153,9 @@ enum InterPodAffinity {
     /// No required anti-affinity term's domain on this node holds a matching pod; a node without
     /// the term's key has no such domain, so it passes, as in Kubernetes.
     func satisfiesAntiAffinity(_ node: skiff_node) -> Bool {
-      for (index, term) in pod.requiredAntiAffinity.enumerated() {
-        if let domain = node.domain(term.topology_key), antiAffinity[index][domain, default: 0] > 0 { return false }
+      let terms = pod.requiredAntiAffinity
+      for index in terms.indices {
+        if let domain = node.domain(terms[index].topology_key), antiAffinity[index][domain] != nil { return false }
       }
       return true
     }
@@ -160,7 +165,7 @@ enum InterPodAffinity {
       guard !existingAntiAffinity.isEmpty else { return true }
       for i in 0..<Int(node.n_labels) {
         let domain = TopologyPair(key: node.labels[i].key, value: node.labels[i].value)
-        if existingAntiAffinity[domain, default: 0] > 0 { return false }
+        if existingAntiAffinity[domain] != nil { return false }  // counts of zero are left out
       }
       return true
     }
@@ -169,13 +174,14 @@ enum InterPodAffinity {
     /// its own preferred (anti-)affinity for them, their preferred (anti-)affinity for it, and
     /// their required affinity for it at hardPodAffinityWeight. Anti-affinity subtracts.
     lazy var preferences: [TopologyPair: Int] = {
+      let pod = self.pod
+      let onlyExisting = pod.n_preferred_affinity == 0 && pod.n_preferred_anti_affinity == 0
+      if onlyExisting && NodeChanges.shared.nodesWithAffinityPods == 0 { return [:] }
       var key = [DomainCountCache.Kind.preferences.rawValue]
       DomainCountCache.append(identityOf: pod, to: &key)
       for term in pod.preferredAffinity { DomainCountCache.append(term, to: &key) }
       key.append(0)  // affinity terms end, anti-affinity terms follow
       for term in pod.preferredAntiAffinity { DomainCountCache.append(term, to: &key) }
-      let pod = self.pod
-      let onlyExisting = pod.n_preferred_affinity == 0 && pod.n_preferred_anti_affinity == 0
       return DomainCountCache.totals(key, nodes) { node in
         if onlyExisting && node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS == 0 { return [] }
         var weights: [(TopologyPair, Int)] = []

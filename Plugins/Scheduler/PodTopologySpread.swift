@@ -114,6 +114,9 @@ enum PodTopologySpread {
         Spread(constraint: $0, selfMatch: PodSelection.matches($0.selector, pod.pointee) ? 1 : 0)
       }
       guard !spreads.isEmpty else { return [] }
+      if pod.pointee.n_node_selector == 0 && pod.pointee.n_required_node_terms == 0 {
+        return kept(spreads, pod.pointee, nodes)
+      }
       for case let node? in nodes where NodeAffinity.required(pod, node) {
         let domains = constraints.map { node.pointee.label($0.topology_key) }
         guard domains.allSatisfy({ $0 != nil }) else { continue }
@@ -125,6 +128,46 @@ enum PodTopologySpread {
             matching += 1
           }
           spreads[i].counts[domains[i]!, default: 0] += matching
+        }
+      }
+      return spreads
+    }
+
+    /// The same counts for a pod that may go to any node, from per-domain counts kept across
+    /// cycles (DomainCountCache): one question for which domains the eligible nodes form, one per
+    /// constraint for the matching pods in each, recounted only on nodes that changed.
+    private static func kept(_ spreads: [Spread], _ pod: skiff_pod,
+                             _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) -> [Spread] {
+      NodeChanges.shared.walk(nodes)
+      let keys = spreads.map(\.constraint.topology_key)
+      func eligibleDomains(_ node: UnsafePointer<skiff_node>) -> [TopologyPair]? {
+        var domains: [TopologyPair] = []
+        for key in keys {
+          guard let domain = node.pointee.domain(key) else { return nil }
+          domains.append(domain)
+        }
+        return domains
+      }
+      let domains = DomainCountCache.totals([DomainCountCache.Kind.spreadDomains.rawValue] + keys, nodes) { node in
+        eligibleDomains(node)?.map { ($0, 1) } ?? []
+      }
+      var spreads = spreads
+      for i in spreads.indices {
+        let constraint = spreads[i].constraint
+        var key = [DomainCountCache.Kind.spreadMatches.rawValue, pod.namespace_, UInt32(i)] + keys
+        DomainCountCache.append(constraint.selector, to: &key)
+        let matches = DomainCountCache.totals(key, nodes) { node in
+          guard let domain = eligibleDomains(node)?[i] else { return [] }
+          var matching = 0
+          for case let placed? in node.pointee.placedPods
+          where placed.pointee.flags & SKIFF_POD_TERMINATING == 0 && placed.pointee.namespace_ == pod.namespace_
+            && PodSelection.matches(constraint.selector, placed.pointee) {
+            matching += 1
+          }
+          return matching > 0 ? [(domain, matching)] : []
+        }
+        for domain in domains.keys where domain.key == constraint.topology_key {
+          spreads[i].counts[domain.value] = matches[domain] ?? 0
         }
       }
       return spreads

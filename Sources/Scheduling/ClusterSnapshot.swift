@@ -4,6 +4,7 @@
 import Kernel
 import ObjectModel
 import SkiffABI
+import Synchronization
 
 /// A pod the snapshot knows: its struct and the arena behind it.
 final class PodInfo {
@@ -126,7 +127,6 @@ final class ClusterSnapshot {
   private var nodeIndex: [String: Int] = [:]
   /// Pods placed on a node (bound, or assumed while their binding is in flight), by store key.
   private var placed: [String: PodInfo] = [:]
-  private var nextID: UInt64 = 0
   /// Every node's struct, in `nodes` order, for host->cycle_nodes; rebuilt when nodes come or go,
   /// which happens only between cycles, so a cycle may hold it.
   private(set) var nodeArray = Arena()
@@ -140,10 +140,12 @@ final class ClusterSnapshot {
 
   init(strings: StringTable) { intern = Interner(strings: strings) }
 
+  /// Unique in the process, not only in this snapshot: plugins keep counts across cycles by node
+  /// and pod id, and a process may run more than one scheduler (tests do).
   func newID() -> UInt64 {
-    nextID += 1
-    return nextID
+    Self.lastID.add(1, ordering: .relaxed).newValue
   }
+  private static let lastID = Atomic<UInt64>(0)
 
   func node(named name: String) -> NodeInfo? { nodeIndex[name].map { nodes[$0] } }
 

@@ -286,8 +286,9 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     cycle.nodes = snapshot.nodeArrayBase
     cycle.nodeCount = UInt32(nodes.count)
     var rejections: [String: [String: Int]] = [:]
-    var rejected: [(node: NodeInfo, status: skiff_status, plugin: String, reason: String)] = []
-    var feasible: [NodeInfo] = []
+    // Rejected nodes by position in `nodes`, with the filter (its position below) and first reason.
+    var rejected: [(position: Int, status: skiff_status, filter: Int, reason: String)] = []
+    var feasible: [Int] = []  // positions in `nodes`
     feasible.reserveCapacity(min(nodes.count, Self.feasibleNodesToFind(among: nodes.count)))
     var skipped = Set<String>()
     for plugin in profile.preFilter {
@@ -297,37 +298,56 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
         skipped.insert(plugin.name)
       }
     }
-    // The filters that run, gathered once: the node loop below is the hottest in the scheduler.
+    // The filters that run, gathered once into flat arrays: the node loop below is the hottest in
+    // the scheduler, and walks the snapshot's C node array rather than its Swift objects.
     let filters = profile.filter.filter { !skipped.contains($0.name) }
-      .map { (index: $0.id, name: $0.name, filter: $0.vtable.filter!, context: $0.vtable.`self`) }
-    // Per filter, in the order above: how many nodes it rejected, by reason.
+    let filterIDs = filters.map(\.id), filterContexts = filters.map(\.vtable.`self`)
+    let filterCalls = filters.map { $0.vtable.filter! }
+    let unexplained = filters.map { "rejected by \($0.name)" }
+    // Per filter, in the order above: how many nodes it rejected, by reason. A filter gives the
+    // same reason node after node, so a run of one reason is counted before it is hashed.
     var tallies = [[String: Int]](repeating: [:], count: filters.count)
+    var runs = [(reason: String, count: Int)](repeating: ("", 0), count: filters.count)
     // As Kubernetes does, a large cluster stops looking once it has enough feasible nodes, and the
     // next cycle starts where this one stopped so that every node gets its turn.
+    let nodeArray = UnsafeBufferPointer(start: snapshot.nodeArrayBase, count: nodes.count)
     let wanted = Self.feasibleNodesToFind(among: nodes.count)
     let start = nodes.isEmpty ? 0 : nextStartNode % nodes.count
     var examined = 0
     nodeLoop: while examined < nodes.count, feasible.count < wanted {
-      let node = nodes[(start + examined) % nodes.count]
+      var position = start + examined
+      if position >= nodes.count { position -= nodes.count }
       examined += 1
-      for (position, filter) in filters.enumerated() {
-        cycle.currentPlugin = filter.index
-        let status = filter.filter(filter.context, cycle.handle, pod, node.node)
+      let node = nodeArray[position]
+      for f in filterCalls.indices {
+        cycle.currentPlugin = filterIDs[f]
+        let status = filterCalls[f](filterContexts[f], cycle.handle, pod, node)
         if status != SKIFF_OK {
-          let reasons = cycle.takeReasons(ofPlugin: filter.index)
-          for reason in reasons.isEmpty ? ["rejected by \(filter.name)"] : reasons {
-            tallies[position][reason, default: 0] += 1
+          var first: String?
+          let given = cycle.takeReasons(ofPlugin: filterIDs[f]) { reason in
+            if first == nil { first = reason }
+            if runs[f].reason == reason {
+              runs[f].count += 1
+            } else {
+              if runs[f].count > 0 { tallies[f][runs[f].reason, default: 0] += runs[f].count }
+              runs[f] = (reason, 1)
+            }
           }
-          rejected.append((node, status, filter.name, reasons.first ?? ""))
+          if given == 0 { tallies[f][unexplained[f], default: 0] += 1 }
+          rejected.append((position, status, f, first ?? ""))
           continue nodeLoop
         }
       }
-      feasible.append(node)
+      feasible.append(position)
     }
-    for (position, tally) in tallies.enumerated() where !tally.isEmpty { rejections[filters[position].name] = tally }
+    for (f, run) in runs.enumerated() where run.count > 0 { tallies[f][run.reason, default: 0] += run.count }
+    for (f, tally) in tallies.enumerated() where !tally.isEmpty { rejections[filters[f].name] = tally }
     nextStartNode = nodes.isEmpty ? 0 : (start + examined) % nodes.count
     guard !feasible.isEmpty else {
-      if !profile.postFilter.isEmpty { postFilter(info, profile: profile, cycle: cycle, rejected: rejected) }
+      if !profile.postFilter.isEmpty {
+        postFilter(info, profile: profile, cycle: cycle,
+                   rejected: rejected.map { (nodes[$0.position], $0.status, filters[$0.filter].name, $0.reason) })
+      }
       return unschedulable(info, nodes: nodes.count, rejections: rejections)
     }
 
@@ -336,7 +356,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     var skipScore = Set<String>()
     // skiff.h promises the node list for the whole cycle, so it lives in an arena the cycle holds.
     let cycleArena = Arena()
-    let feasibleNodes = cycleArena.array(feasible.map { Optional(UnsafePointer($0.node)) })
+    let feasibleNodes = cycleArena.array(feasible.map { nodeArray[$0] })
     for plugin in profile.preScore {
       cycle.currentPlugin = plugin.id
       let status = plugin.vtable.pre_score!(plugin.vtable.`self`, cycle.handle, pod,
@@ -345,30 +365,36 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     }
     var totals = [Int64](repeating: 0, count: feasible.count)
     var perPlugin: [String: [Int64]] = [:]
+    var scores = feasible.map { skiff_node_score(node: nodeArray[$0], score: 0) }
     for plugin in profile.score where !skipScore.contains(plugin.name) {
-      let score = plugin.vtable.score!
+      let score = plugin.vtable.score!, context = plugin.vtable.`self`
       cycle.currentPlugin = plugin.id
-      var scores = feasible.map { skiff_node_score(node: UnsafePointer($0.node), score: 0) }
-      for i in scores.indices {
-        var value: Int64 = 0
-        if score(plugin.vtable.`self`, cycle.handle, pod, feasible[i].node, &value) == SKIFF_OK { scores[i].score = value }
-      }
-      if let normalize = plugin.vtable.normalize_score {
-        _ = scores.withUnsafeMutableBufferPointer {
-          normalize(plugin.vtable.`self`, cycle.handle, pod, $0.baseAddress, UInt32($0.count))
+      scores.withUnsafeMutableBufferPointer { scores in
+        for i in scores.indices {
+          var value: Int64 = 0
+          scores[i].score = score(context, cycle.handle, pod, scores[i].node, &value) == SKIFF_OK ? value : 0
         }
+        if let normalize = plugin.vtable.normalize_score {
+          _ = normalize(context, cycle.handle, pod, scores.baseAddress, UInt32(scores.count))
+        }
+        for i in scores.indices { totals[i] += scores[i].score * plugin.weight }
       }
-      for i in scores.indices { totals[i] += scores[i].score * plugin.weight }
       perPlugin[plugin.name] = scores.map(\.score)
     }
     withExtendedLifetime(cycleArena) {}
-    var best = 0
-    for i in totals.indices where totals[i] > totals[best] { best = i }
-    let chosen = feasible[best]
-    let ranked = totals.indices.sorted { totals[$0] > totals[$1] }.prefix(3)
+    // The best three, earlier nodes first among equals: the first is the choice, all three
+    // explain it.
+    var ranked: [Int] = []
+    for i in totals.indices {
+      guard ranked.count < 3 || totals[i] > totals[ranked[2]] else { continue }
+      if ranked.count == 3 { ranked.removeLast() }
+      let at = ranked.firstIndex { totals[i] > totals[$0] } ?? ranked.count
+      ranked.insert(i, at: at)
+    }
+    let chosen = nodes[feasible[ranked[0]]]
     explanations[info.key] = Explanation(
       nodes: nodes.count, rejections: rejections,
-      top: ranked.map { i in (feasible[i].name, totals[i], perPlugin.mapValues { $0[i] }) }, chosen: chosen.name)
+      top: ranked.map { i in (nodes[feasible[i]].name, totals[i], perPlugin.mapValues { $0[i] }) }, chosen: chosen.name)
     explainedScheduled.append(info.key)
     if explainedScheduled.count > Self.scheduledExplanationsKept {
       let forgotten = explainedScheduled.prefix(explainedScheduled.count / 2)

@@ -284,6 +284,51 @@ final class PodAffinityAndSpreadTests: KernelTestCase {
     XCTAssertEqual(filter(spread, anywhere, cluster).nodes, [skewTooLarge, "fits", skewTooLarge])
   }
 
+  // MARK: Counts kept across cycles
+
+  /// A copy of a hand-built node numbered as the framework numbers nodes: counts kept across
+  /// cycles are recounted only where the id or generation differs from the last cycle's.
+  private func numbered(_ node: UnsafePointer<skiff_node>?, id: UInt64, generation: UInt64) -> UnsafePointer<skiff_node>? {
+    var copy = node!.pointee
+    copy.id = id
+    copy.generation = generation
+    return objects.keep([copy])
+  }
+
+  /// Ids no other test's nodes use, as a real process numbers nodes once.
+  private func freshIDs() -> UInt64 { UInt64.random(in: 1 << 40 ..< 1 << 62) }
+
+  func testSpreadCountsFollowNodesThatChangeOrGoBetweenCycles() throws {
+    let spread = try plugin("PodTopologySpread")
+    let o = objects!
+    let web = o.pod(labels: ["app": "web"], spread: [o.spread(zone, maxSkew: 1, selector: o.selector(["app": "web"]))])
+    let id = freshIDs()
+    let a1 = numbered(node("a1", zone: "a"), id: id, generation: 1)
+    let b1 = numbered(node("b1", zone: "b"), id: id + 1, generation: 1)
+    XCTAssertEqual(filter(spread, web, [a1, b1]).nodes, ["fits", "fits"])
+    // a1 gained a web pod: 1 + 1 − 0 > 1 in zone a.
+    let busyA1 = numbered(node("a1", zone: "a", holding: [o.pod(labels: ["app": "web"])]), id: id, generation: 2)
+    XCTAssertEqual(filter(spread, web, [busyA1, b1]).nodes, [skewTooLarge, "fits"])
+    // Zone b went with its node: zone a alone is the emptiest, 1 + 1 − 1 ≤ 1.
+    XCTAssertEqual(filter(spread, web, [busyA1]).nodes, ["fits"])
+    // And came back empty.
+    XCTAssertEqual(filter(spread, web, [busyA1, b1]).nodes, [skewTooLarge, "fits"])
+  }
+
+  func testAPlacedPodsAntiAffinityCountsFromTheCycleAfterItArrives() throws {
+    let affinity = try plugin("InterPodAffinity")
+    let o = objects!
+    let web = o.pod(labels: ["app": "web"])
+    let id = freshIDs()
+    let a1 = numbered(node("a1", zone: "a"), id: id, generation: 1)
+    let b1 = numbered(node("b1", zone: "b"), id: id + 1, generation: 1)
+    XCTAssertEqual(filter(affinity, web, [a1, b1]).preFilter, SKIFF_SKIP, "no placed pod has terms")
+    let loner = o.pod(labels: ["app": "batch"], antiAffinity: [o.podTerm(o.selector(["app": "web"]), on: zone)])
+    let lonerOnA1 = numbered(node("a1", zone: "a", holding: [loner]), id: id, generation: 2)
+    XCTAssertEqual(filter(affinity, web, [lonerOnA1, b1]).nodes, [existingAntiAffinityMismatch, "fits"])
+    XCTAssertEqual(filter(affinity, web, [a1, b1]).preFilter, SKIFF_SKIP, "the loner went again")
+  }
+
   // MARK: PodTopologySpread score
 
   func testScheduleAnywayPrefersDomainsWithFewerMatchingPods() throws {

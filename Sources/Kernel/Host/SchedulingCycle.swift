@@ -52,6 +52,22 @@ public final class SchedulingCycle: @unchecked Sendable {
     return taken
   }
 
+  /// Calls `body` with each reason a plugin gave since the last take and clears them, allocating
+  /// nothing in the common case of one reason: the filter loop's per-node bookkeeping. Returns
+  /// how many there were.
+  @discardableResult
+  public func takeReasons(ofPlugin index: Int, _ body: (String) -> Void) -> Int {
+    guard !reasons.isEmpty else { return 0 }
+    if reasons.count == 1, reasons[0].plugin == index {
+      body(reasons[0].text)
+      reasons.removeAll(keepingCapacity: true)
+      return 1
+    }
+    let taken = takeReasons(ofPlugin: index)
+    taken.forEach(body)
+    return taken.count
+  }
+
   func addReason(_ reason: UnsafePointer<CChar>?) {
     guard let reason else { return reasons.append((currentPlugin, "")) }
     let same = lastReason.bytes.withUnsafeBufferPointer { strcmp($0.baseAddress!, reason) == 0 }
