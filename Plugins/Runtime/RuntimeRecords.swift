@@ -181,7 +181,7 @@ enum RuntimeJSON {
     do {
       return try JSONDecoder().decode(type, from: data)
     } catch let error as DecodingError {
-      throw RuntimeFailure(SKIFF_INVALID, "InvalidArgument", "\(what): \(describeError(error))")
+      throw RuntimeFailure(SKIFF_INVALID, "InvalidArgument", "\(what): \(describe(error))")
     } catch {
       throw RuntimeFailure(SKIFF_INVALID, "InvalidArgument", "\(what): \(error)")
     }

@@ -5,16 +5,23 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Runs `body` on a new detached thread. `name` shows in ps and gdb (the kernel keeps 15 bytes);
 /// `stackSize` 0 keeps the system default.
-public func startThread(name: String? = nil, stackSize: Int = 0, _ body: @escaping @Sendable () -> Void) {
+@discardableResult
+public func startThread(name: String? = nil, stackSize: Int = 0,
+                        _ body: @escaping @Sendable () -> Void) -> StartedThread {
   var attributes = pthread_attr_t()
   pthread_attr_init(&attributes)
   defer { pthread_attr_destroy(&attributes) }
   pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
   if stackSize > 0 { pthread_attr_setstacksize(&attributes, max(stackSize, Int(PTHREAD_STACK_MIN))) }
-  let start = Unmanaged.passRetained(ThreadStart(name: name, body: body)).toOpaque()
+  let started = StartedThread()
+  let start = Unmanaged.passRetained(ThreadStart(name: name) {
+    body()
+    started.finished.store(true, ordering: .releasing)
+  }).toOpaque()
   #if canImport(Glibc)
   var thread = pthread_t()
   #else
@@ -29,6 +36,13 @@ public func startThread(name: String? = nil, stackSize: Int = 0, _ body: @escapi
     return nil
   }, start)
   precondition(result == 0, "pthread_create: \(String(cString: strerror(result)))")
+  return started
+}
+
+/// A thread startThread started, to ask whether it has finished.
+public final class StartedThread: Sendable {
+  fileprivate let finished = Atomic(false)
+  public var isFinished: Bool { finished.load(ordering: .acquiring) }
 }
 
 #if canImport(Glibc)

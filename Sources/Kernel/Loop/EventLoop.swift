@@ -49,13 +49,15 @@ public final class EventLoop: @unchecked Sendable {
   }
 
   /// Starts the loop on a new thread; returns once it is running. For tests and tools.
-  public func runInBackground() {
+  @discardableResult
+  public func runInBackground() -> StartedThread {
     let started = Semaphore()
-    startThread(name: "skiff-loop") { [self] in
+    let thread = startThread(name: "skiff-loop") { [self] in
       execute { started.signal() }
       run()
     }
     started.wait()
+    return thread
   }
 
   /// Closes every handle the loop owns; `run()` returns when their close callbacks have run.
