@@ -85,6 +85,8 @@ struct Server: ParsableCommand {
             + "\(kernel.plugins.count) plugins, data in \(dataDir)\n"
             + "skiff: export KUBECONFIG=\(kubeconfig); kubectl get namespaces\n"
           writeStandardOutput(ready)
+          // Loading parsed every stored object; what that freed goes back now, not at exit.
+          releaseFreedHeap()
         }
       }
     }
