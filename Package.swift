@@ -7,7 +7,7 @@ import PackageDescription
 /// It depends on the ABI and the Swift helper only, never on the kernel.
 func pluginLibrary(_ target: String, product: String, path: String) -> (Product, Target) {
   (.library(name: product, type: .dynamic, targets: [target]),
-   .target(name: target, dependencies: ["SkiffABI", "PluginKit"], path: path))
+   .target(name: target, dependencies: ["SkiffABI", "PluginKit", "SystemKit"], path: path))
 }
 
 let plugins = [
@@ -45,23 +45,25 @@ let package = Package(
     .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser",
                    providers: [.apt(["libhttp-parser-dev"])]),
     // The microkernel: loop, loader, profiles, host table, services.
-    .target(name: "Kernel", dependencies: ["SkiffABI", "CLibUV", "CLibYAML", "CFFI"]),
+    .target(name: "Kernel", dependencies: ["SkiffABI", "CLibUV", "CLibYAML", "CFFI", "SystemKit"]),
+    // Threads, locks and text helpers over POSIX, so that nothing shipped needs full Foundation.
+    .target(name: "SystemKit"),
     // Swift conveniences over skiff.h for plugin authors; linked into each plugin.
-    .target(name: "PluginKit", dependencies: ["SkiffABI"]),
+    .target(name: "PluginKit", dependencies: ["SkiffABI", "SystemKit"]),
     // HTTP/1.1 server on the kernel's loop, for the Kubernetes API server.
     .target(name: "HTTP", dependencies: ["Kernel", "CLibUV", "CHTTPParser"]),
     // Kubernetes objects as JSON documents, and the three patch formats; no Foundation, no deps.
     .target(name: "ObjectModel"),
     // The scheduling framework: queue, snapshot of C structs, cycle, binding; policy in plugins.
-    .target(name: "Scheduling", dependencies: ["Kernel", "Store", "ObjectModel", "SkiffABI"]),
+    .target(name: "Scheduling", dependencies: ["Kernel", "Store", "ObjectModel", "SkiffABI", "SystemKit"]),
     // The Kubernetes API: REST on the HTTP server, objects in the store.
-    .target(name: "APIServer", dependencies: ["Kernel", "HTTP", "Store", "ObjectModel"]),
+    .target(name: "APIServer", dependencies: ["Kernel", "HTTP", "Store", "ObjectModel", "SystemKit"]),
     .executableTarget(name: "skiff", dependencies: [
-      "Kernel", "APIServer", "Scheduling", "Store", "ObjectModel",
+      "Kernel", "APIServer", "Scheduling", "Store", "ObjectModel", "SystemKit",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     // The revisioned key-value store behind the API (etcd's shape, SQLite underneath).
-    .target(name: "Store", dependencies: ["CSQLite", "Kernel"]),
+    .target(name: "Store", dependencies: ["CSQLite", "Kernel", "SystemKit"]),
     .target(name: "SwiftTestPlugin", dependencies: ["SkiffABI", "PluginKit"],
             path: "Tests/Fixtures/SwiftTestPlugin"),
 

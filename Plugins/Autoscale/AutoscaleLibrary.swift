@@ -1,6 +1,7 @@
 // The autoscaling plugin ("autoscale"): registers the `hpa` autoscaler, Kubernetes' HPA replica
 // calculation as a pure function, with in-process node groups behind the cluster-autoscaler slots.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
 

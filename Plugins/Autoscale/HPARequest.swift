@@ -1,6 +1,7 @@
 // What `recommend` receives: an autoscaling/v2 HorizontalPodAutoscaler's spec reduced to numbers,
 // the metrics as measured, and the history the caller keeps (the plugin keeps none).
-import Foundation
+import FoundationEssentials
+import Glibc
 
 struct HPARequest: Decodable {
   var currentReplicas: Int

@@ -1,6 +1,7 @@
 // One HPA sync as a pure function: Kubernetes' reconcileAutoscaler (horizontal.go) from the
 // metrics' proposal through stabilization and rate limits to a replica count and conditions.
-import Foundation
+import FoundationEssentials
+import Glibc
 
 struct HPACondition {
   var type: String

@@ -1,8 +1,10 @@
 // The node groups the cluster autoscaler grows and shrinks, counted within each group's limits in
 // memory and, when configured, in a state file that survives restarts.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
+import SystemKit
 
 struct NodeGroup: Codable, Equatable {
   var name: String
@@ -27,11 +29,11 @@ struct NodeGroupError: Error {
 final class NodeGroups: @unchecked Sendable {
   private let stateFile: String?
   /// Guards `groups`; held only to read or swap it.
-  private let lock = NSLock()
+  private let lock = Lock()
   private var groups: [NodeGroup]
   /// One change at a time, held through the file write: memory changes only once the file has
   /// the new sizes, and a later write never loses to an earlier one.
-  private let changes = NSLock()
+  private let changes = Lock()
 
   /// No groups: what the slots see outside start…stop.
   init() {
@@ -128,7 +130,7 @@ final class NodeGroups: @unchecked Sendable {
     } catch {
       throw NodeGroupError(status: SKIFF_ERROR, reason: "StateNotSaved",
                            message: "cannot save node group sizes to \(stateFile): "
-                             + "\(error.localizedDescription); nothing was changed")
+                             + "\(describeError(error)); nothing was changed")
     }
   }
 }

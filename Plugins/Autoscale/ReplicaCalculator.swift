@@ -1,6 +1,7 @@
 // How many replicas each metric asks for, and which wins: Kubernetes' replica_calculator.go and
 // computeReplicasForMetrics, over numbers the caller measured instead of pod lists.
-import Foundation
+import FoundationEssentials
+import Glibc
 
 enum ReplicaCalculator {
   typealias Metric = HPARequest.Metric

@@ -1,8 +1,10 @@
 // The devices this node has, their health, and who is watching it. Any thread may read it or
 // change health; watchers always hear about changes on the loop, one full list per change.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
+import SystemKit
 
 final class DeviceInventory: @unchecked Sendable {
   private struct Watcher {
@@ -11,7 +13,7 @@ final class DeviceInventory: @unchecked Sendable {
   }
 
   // Everything below is guarded by `lock`.
-  private let lock = NSLock()
+  private let lock = Lock()
   private var devices: [GPUDevice] = []
   private var watchers: [UInt: Watcher] = [:]
   private var lastWatcher: UInt = 0

@@ -1,6 +1,8 @@
 // Fake GPUs for tests and GPU-less clusters: devices described by configuration, healthy until
 // someone flips them with the gpu.set_health service.
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 struct FakeGPUs {
   var count = 8
@@ -24,7 +26,7 @@ struct FakeGPUs {
   var devices: [GPUDevice] {
     (0..<count).map { index in
       GPUDevice(id: "fake-gpu-\(index)",
-                uuid: String(format: "GPU-fa4e0000-0000-4000-8000-%012x", index),
+                uuid: String(cFormat: "GPU-fa4e0000-0000-4000-8000-%012x", index),
                 model: model, memoryMiB: memoryMiB, numaNode: index * numaNodes / count,
                 minor: index)
     }

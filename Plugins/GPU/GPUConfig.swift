@@ -1,6 +1,7 @@
 // The gpu plugin's configuration: which backend finds the devices, and that backend's settings.
 // Keys are checked per backend, so a misspelt or misplaced key fails start with its name.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 
 struct GPUConfigError: Error, CustomStringConvertible {
@@ -67,7 +68,7 @@ private struct Fields {
 
   func number(_ key: String) throws(GPUConfigError) -> Double? {
     guard let value = object[key] else { return nil }
-    guard let number = value as? Double else { throw GPUConfigError("\(key) must be a number") }
+    guard let number = value as? Double ?? (value as? Int).map(Double.init) else { throw GPUConfigError("\(key) must be a number") }
     return number
   }
 }

@@ -1,6 +1,7 @@
 // One GPU as the device plugin reports it, whichever backend found it, and the JSON shapes built
 // from a set of them: the device list that `list` and watchers receive.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 
 struct GPUDevice: Sendable, Equatable {

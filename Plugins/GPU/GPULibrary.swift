@@ -1,6 +1,7 @@
 // The GPU plugin ("gpu"): registers the `nvidia` device extension for nvidia.com/gpu, its devices
 // found by NVML on real machines or described by configuration (`backend: fake`) elsewhere.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
 

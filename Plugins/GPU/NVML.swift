@@ -1,6 +1,8 @@
 // The few NVML entry points the GPU plugin calls, found with dlsym at start so that the plugin
 // loads anywhere and says why it cannot run without the driver. Layouts follow nvml.h.
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 /// NVML's opaque handles (nvmlDevice_t, nvmlEventSet_t) are pointers to undeclared structs.
 typealias NVMLHandle = OpaquePointer
@@ -46,7 +48,7 @@ struct NVMLPciInfo {
 
   /// The device's folder name under /sys/bus/pci/devices ("0000:19:00.0"); NVML's own busId
   /// string uses an 8-digit upper-case domain, which sysfs does not.
-  var sysfsAddress: String { String(format: "%04x:%02x:%02x.0", domain, bus, device) }
+  var sysfsAddress: String { String(cFormat: "%04x:%02x:%02x.0", domain, bus, device) }
 }
 
 /// nvmlEventData_t (v2): `nvmlDevice_t device; unsigned long long eventType, eventData; unsigned

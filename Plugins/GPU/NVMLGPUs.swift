@@ -1,8 +1,10 @@
 // The nvml backend: the machine's NVIDIA GPUs as NVML enumerates them, and their health, checked
 // every few seconds off the loop.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
+import SystemKit
 
 /// A GPU is unhealthy while NVML cannot read it (e.g. "GPU is lost" after it fell off the bus),
 /// and for good once it raised a critical XID error, as NVIDIA's device plugin decides.
@@ -19,7 +21,7 @@ final class NVMLGPUs: @unchecked Sendable {
 
   // Guarded by `lock`, which a health check holds while it calls NVML and `close` takes before
   // it shuts NVML down, so that the two never overlap.
-  private let lock = NSLock()
+  private let lock = Lock()
   private var closed = false
   private var xidFailures: [String: String] = [:]
 
@@ -97,7 +99,7 @@ final class NVMLGPUs: @unchecked Sendable {
   private static func numaNode(of pci: NVMLPciInfo) -> Int {
     let path = "/sys/bus/pci/devices/\(pci.sysfsAddress)/numa_node"
     guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-          let node = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return 0 }
+          let node = Int(text.trimmingWhitespace()) else { return 0 }
     return max(node, 0)
   }
 

@@ -1,8 +1,10 @@
 // Pod addresses the way CNI's host-local IPAM keeps them: one file per allocated address, named
 // by the address and holding the sandbox id, so that a restarted plugin keeps every allocation.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
+import SystemKit
 
 /// Not thread-safe: BridgeNetwork serialises every use.
 struct AddressPool {
@@ -27,11 +29,11 @@ struct AddressPool {
       }
       let owner = (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8))
       // An unreadable record still reserves its address: better unused than handed out twice.
-      owners[address] = owner?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+      owners[address] = owner?.trimmingWhitespace() ?? ""
     }
     let last = try? String(contentsOf: directory.appendingPathComponent(Self.lastAllocatedFile),
                            encoding: .utf8)
-    lastAllocated = last.flatMap { IPv4Address($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    lastAllocated = last.flatMap { IPv4Address($0.trimmingWhitespace()) }
   }
 
   func address(of sandbox: String) -> IPv4Address? {

@@ -1,8 +1,10 @@
 // Pod networking as CNI's bridge plugin does it: a Linux bridge holding the gateway address and,
 // per pod, a veth pair whose inner end is the pod's eth0, addressed from an AddressPool.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
+import SystemKit
 
 struct BridgeConfig: Decodable {
   var bridge: String?
@@ -36,7 +38,7 @@ final class BridgeNetwork: @unchecked Sendable {
   private let ip: Command
   private let nsenter: Command
   /// Serialises every attach and detach: the pool's state and the bridge's setup are shared.
-  private let lock = NSLock()
+  private let lock = Lock()
   private var pool: AddressPool
 
   static let podInterface = "eth0"
@@ -66,7 +68,7 @@ final class BridgeNetwork: @unchecked Sendable {
     } catch let failure as PluginFailure {
       throw failure
     } catch {
-      throw invalid("config.stateDir \(stateDir) cannot be used: \(error.localizedDescription)")
+      throw invalid("config.stateDir \(stateDir) cannot be used: \(describeError(error))")
     }
   }
 

@@ -1,7 +1,9 @@
 // Runs the iproute2 and util-linux programs that do the plumbing, with posix_spawn. They block,
 // so this runs on the kernel's thread pool, never on the loop.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
+import SystemKit
 
 struct Command {
   let path: String
@@ -64,7 +66,7 @@ struct Command {
     // A normal exit has its code in bits 8-15; a signal shows as 128 + signal, as shells report it.
     let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     return Outcome(status: code, output: String(decoding: output, as: UTF8.self)
-      .trimmingCharacters(in: .whitespacesAndNewlines))
+      .trimmingWhitespace())
   }
 
   /// Runs and throws, quoting the command and what it printed, unless it exits 0 or prints

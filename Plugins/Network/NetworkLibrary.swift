@@ -1,6 +1,7 @@
 // The networking plugin ("network"): registers the `bridge` network extension, which gives each
 // pod an address from a subnet and plugs it into a Linux bridge, as CNI's bridge plugin does.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
 

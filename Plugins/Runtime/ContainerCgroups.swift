@@ -1,7 +1,9 @@
 // A container's cgroups, one under each cgroup v1 controller the host mounts (memory, cpu, pids):
 // created with the container's limits before its process runs, read for OOM kills when it exits,
 // removed with the container.
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 struct ContainerCgroups {
   /// The v1 controllers whose limits a container's resources set.
@@ -104,7 +106,7 @@ struct ContainerCgroups {
       return (Int(line.dropFirst("oom_kill ".count)) ?? 0) > 0
     }
     let failures = KernelFiles.read("\(directory)/memory.failcnt") ?? ""
-    return (Int(failures.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0
+    return (Int(failures.trimmingWhitespace()) ?? 0) > 0
   }
 
   /// Kills whatever is left in the cgroups (descendants that left the container's process group)

@@ -1,6 +1,7 @@
 // glibc functions that Swift's Glibc module leaves out (they need _GNU_SOURCE or are newer than
 // it), looked up by name once.
-import Foundation
+import FoundationEssentials
+import Glibc
 
 enum GNU {
   typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32

@@ -1,6 +1,8 @@
 // The Linux pseudo-files the runtime reads and writes (/proc, cgroup controls), with errors that
 // name the file, and the identity of a process as /proc/<pid>/stat gives it.
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 enum KernelFiles {
   /// The whole of a small file. Pseudo-files report size 0, so this reads to EOF rather than
@@ -32,7 +34,7 @@ enum KernelFiles {
   static func makeDirectory(_ path: String) throws(SystemError) {
     if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
     guard errno == ENOENT, path != "/" else { throw SystemError("creating \(path)") }
-    try makeDirectory((path as NSString).deletingLastPathComponent)
+    try makeDirectory(directoryOf(path))
     guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw SystemError("creating \(path)") }
   }
 }

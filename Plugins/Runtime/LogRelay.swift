@@ -1,7 +1,9 @@
 // Copies one output stream of a container from its named pipe into the container's log file in
 // the CRI log format: `<RFC3339Nano time> <stdout|stderr> <F|P> <text>` per line, P marking a
 // line continued in the next record (too long, or cut by a relay handing over).
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 /// The two named pipes a container's stdout and stderr go into, in its state folder. The
 /// container holds each open for reading and writing, so its writes never fail with EPIPE while
@@ -42,9 +44,9 @@ final class LogRelay: @unchecked Sendable {
   private let stream: Stream
   /// Closing the write end wakes the relay to stop.
   private let stopPipe: (read: Int32, write: Int32)
-  private let stopOnce = NSLock()
+  private let stopOnce = Lock()
   private var stopped = false
-  private let finished = DispatchGroup()
+  private let finished = WaitGroup()
 
   /// Takes ownership of `source`. The log file is opened here so that a bad path fails the start.
   init(source: Int32, stream: Stream, logPath: String) throws(SystemError) {
@@ -64,9 +66,7 @@ final class LogRelay: @unchecked Sendable {
     self.stream = stream
     stopPipe = (ends[0], ends[1])
     finished.enter()
-    let thread = Thread { [self] in relay() }
-    thread.name = "skiff-log-\(stream)"
-    thread.start()
+    startThread(name: "skiff-log-\(stream)") { [self] in relay() }
   }
 
   /// Ends the relay without waiting for EOF; unread output stays in the pipe for the next one.
@@ -81,7 +81,7 @@ final class LogRelay: @unchecked Sendable {
   /// Waits until the relay has written everything up to EOF (or was stopped).
   @discardableResult
   func waitUntilFinished(seconds: Double) -> Bool {
-    finished.wait(timeout: .now() + seconds) == .success
+    finished.wait(seconds: seconds)
   }
 
   private func relay() {
@@ -170,7 +170,7 @@ final class LogRelay: @unchecked Sendable {
     var seconds = now.tv_sec
     var parts = tm()
     gmtime_r(&seconds, &parts)
-    return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", parts.tm_year + 1900,
+    return String(cFormat: "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", parts.tm_year + 1900,
                   parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
                   now.tv_nsec)
   }

@@ -1,7 +1,8 @@
 // Starts a host process as a container needs it: in a session and process group of its own,
 // stdin from /dev/null, stdout and stderr on the descriptors given, signal dispositions reset,
 // and placed in its cgroups by the parent before the command runs.
-import Foundation
+import FoundationEssentials
+import Glibc
 
 enum ProcessLauncher {
   /// Forks; the child waits on a gate while `place` acts on its pid (cgroup.procs), then execs.

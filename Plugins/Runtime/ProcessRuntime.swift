@@ -1,9 +1,11 @@
 // The `process` runtime: a sandbox is a folder, a container is a host process in its own session
 // and cgroups. Records live in memory under one lock and on disk under stateDir, so that a new
 // instance re-adopts the processes an earlier one left running.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
+import SystemKit
 
 /// A container's record and what the runtime holds for it while it runs. Guarded by the runtime's
 /// lock.
@@ -50,7 +52,7 @@ final class ProcessRuntime: @unchecked Sendable {
 
   private let layout: StateLayout
   private let defaultCgroupParent: String
-  private let lock = NSLock()
+  private let lock = Lock()
   private var sandboxes: [String: SandboxRecord] = [:]
   private var containers: [String: Container] = [:]
   /// Set by `detach`: from then on this instance leaves processes and files to the next one.
@@ -161,7 +163,7 @@ final class ProcessRuntime: @unchecked Sendable {
   /// SIGKILLs the sandbox's running containers; `then` runs off the loop once all have exited
   /// (`false` if the runtime detached first).
   private func killContainers(inSandbox id: String, then: @escaping @Sendable (Bool) -> Void) {
-    let group = DispatchGroup()
+    let group = WaitGroup()
     let outcome = OutcomeFlag()
     locked {
       for container in containers.values
@@ -174,7 +176,10 @@ final class ProcessRuntime: @unchecked Sendable {
         signal(container, SIGKILL)
       }
     }
-    group.notify(queue: .global()) { then(outcome.succeeded) }
+    startThread(name: "skiff-kill-\(id)") {
+      group.wait()
+      then(outcome.succeeded)
+    }
   }
 
   // MARK: Containers
@@ -211,7 +216,7 @@ final class ProcessRuntime: @unchecked Sendable {
           cgroupParent: sandbox.cgroupParent, state: .created, createdAt: Clock.now)
         do {
           try KernelFiles.makeDirectory(layout.container(record))
-          try KernelFiles.makeDirectory((record.logPath as NSString).deletingLastPathComponent)
+          try KernelFiles.makeDirectory(directoryOf(record.logPath))
           try RuntimeJSON.write(record, to: URL(fileURLWithPath: layout.containerFile(record)))
         } catch {
           try? FileManager.default.removeItem(atPath: layout.container(record))
@@ -325,7 +330,8 @@ final class ProcessRuntime: @unchecked Sendable {
     guard let pid = signalled else { return done.complete(SKIFF_OK, json: "{}") }
     guard grace > 0 else { return }
     let seconds = Int(min(grace, Int64(Int32.max)))
-    DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds)) { [self] in
+    startThread(name: "skiff-grace-\(pid)") { [self] in
+      sleep(UInt32(seconds))
       locked {
         // Still the same run of the same container: its pid is not reaped (so not reused) yet.
         guard !detached, let container = containers[id], container.record.state == .running,
@@ -412,11 +418,9 @@ final class ProcessRuntime: @unchecked Sendable {
     } catch {
       return fail(done, error)
     }
-    let thread = Thread { [self] in
+    startThread(name: "skiff-exec-\(id)") { [self] in
       report(done) { () throws(RuntimeFailure) in try runToCompletion(command, in: record) }
     }
-    thread.name = "skiff-exec-\(id)"
-    thread.start()
   }
 
   private func runToCompletion(_ command: [String], in record: ContainerRecord) throws(RuntimeFailure)
@@ -496,7 +500,7 @@ final class ProcessRuntime: @unchecked Sendable {
   /// A thread per running container that records its exit. Our own child is waited for;
   /// an adopted process, perhaps not our child, is polled.
   private func watchExit(of container: Container, pid: pid_t, startTime: UInt64, adopted: Bool = false) {
-    let thread = Thread { [self] in
+    startThread(name: "skiff-wait-\(pid)") { [self] in
       if adopted {
         while ProcessIdentity.isAlive(pid, startedAt: startTime) {
           if locked({ detached }) { return }
@@ -522,8 +526,6 @@ final class ProcessRuntime: @unchecked Sendable {
       }
       waiters.forEach { $0(true) }
     }
-    thread.name = "skiff-wait-\(pid)"
-    thread.start()
   }
 
   /// The exit status of an ended process, if it is (still) our child to collect.
@@ -655,7 +657,7 @@ final class ProcessRuntime: @unchecked Sendable {
 
 /// Whether every container a sandbox operation waited for exited (rather than being abandoned).
 private final class OutcomeFlag: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private var failed = false
 
   func fail() { lock.withLock { failed = true } }

@@ -1,6 +1,7 @@
 // The `runtime` plugin library. It registers one runtime, `process`, which runs each container's
 // command as a host process in its own session and cgroups, with its output in a CRI log file.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
 

@@ -1,7 +1,9 @@
 // What the `process` runtime is told (CRI-shaped JSON, lowerCamelCase as CRI's JSON is) and what
 // it keeps about each sandbox and container, persisted under stateDir so a restart can re-adopt.
-import Foundation
+import FoundationEssentials
+import Glibc
 import SkiffABI
+import SystemKit
 
 // MARK: Requests
 
@@ -189,7 +191,7 @@ enum RuntimeJSON {
   private static func describe(_ error: DecodingError) -> String {
     func path(_ keys: [any CodingKey]) -> String {
       keys.isEmpty ? "the document" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-        .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        .joined(separator: ".").replacing(".[", with: "[")
     }
     switch error {
     case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])) is required"
@@ -238,6 +240,6 @@ enum Clock {
 enum RuntimeID {
   /// 16 random hex digits; sandbox and container ids carry no meaning.
   static func random() -> String {
-    String(format: "%016llx", UInt64.random(in: .min ... .max))
+    String(cFormat: "%016llx", UInt64.random(in: .min ... .max))
   }
 }

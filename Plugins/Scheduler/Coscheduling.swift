@@ -3,6 +3,7 @@
 // one member gives up, every waiting member is rejected so no partial gang keeps nodes.
 import PluginKit
 import SkiffABI
+import SystemKit
 
 final class Coscheduling {
   static let name = "Coscheduling"

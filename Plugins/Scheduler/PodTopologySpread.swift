@@ -1,7 +1,8 @@
 // PodTopologySpread: a pod with DoNotSchedule constraints goes only where it keeps the matching
 // pods' counts across topology domains within maxSkew; ScheduleAnyway constraints prefer the
 // domains with the fewest matching pods.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
 

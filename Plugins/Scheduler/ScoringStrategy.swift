@@ -1,9 +1,11 @@
 // How NodeResourcesFit ranks feasible nodes: the scoringStrategy of Kubernetes'
 // NodeResourcesFitArgs (LeastAllocated, MostAllocated, RequestedToCapacityRatio), read from the
 // library's config as {"NodeResourcesFit": {"scoringStrategy": {...}}}.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
+import SystemKit
 
 final class ScoringStrategy {
   enum Kind: String {

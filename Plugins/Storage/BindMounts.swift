@@ -1,9 +1,11 @@
 // The node side of a local volume: bind mounts, the way CSI's hostpath driver does it. Staging
 // binds the volume's folder at the staging path; publishing binds the staging path at the pod's
 // target path, read-only if asked. Every step is idempotent, judged by /proc/self/mountinfo.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
+import SystemKit
 
 struct StageRequest: Decodable {
   let volumeId: String
@@ -81,7 +83,7 @@ extension LocalVolumes {
       try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
     } catch {
       throw PluginFailure(reason: "MountFailed",
-                           "cannot create \(target): \(error.localizedDescription)")
+                           "cannot create \(target): \(describeError(error))")
     }
     guard mount(source, target, nil, UInt(MS_BIND), nil) == 0 else {
       throw PluginFailure(reason: "MountFailed",
@@ -183,7 +185,7 @@ struct MountTable {
 
   /// The path as mountinfo spells it: symbolic links resolved, when it exists.
   static func canonical(_ path: String) -> String {
-    guard let resolved = realpath(path, nil) else { return (path as NSString).standardizingPath }
+    guard let resolved = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
     defer { free(resolved) }
     return String(cString: resolved)
   }

@@ -2,9 +2,11 @@
 // `<root>/volumes/<id>`, and its record `<root>/volumes/<id>.json` holds what it was created with.
 // Capacity is checked against the free space when asked for, not enforced afterwards: a plain
 // directory has no size limit.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
+import SystemKit
 
 struct StorageConfig: Decodable {
   var root: String?
@@ -50,7 +52,7 @@ final class LocalVolumes: @unchecked Sendable {
   let root: URL
   let volumes: URL
   /// Serialises every operation, so that checking for a volume and creating it is one step.
-  let lock = NSLock()
+  let lock = Lock()
 
   init(config: StorageConfig) throws(PluginFailure) {
     guard let root = config.root, root.hasPrefix("/") else {
@@ -63,7 +65,7 @@ final class LocalVolumes: @unchecked Sendable {
       try FileManager.default.createDirectory(at: volumes, withIntermediateDirectories: true)
     } catch {
       throw PluginFailure(SKIFF_INVALID, reason: "InvalidConfig",
-                           "config.root \(root) cannot be used: \(error.localizedDescription)")
+                           "config.root \(root) cannot be used: \(describeError(error))")
     }
   }
 
@@ -135,7 +137,7 @@ final class LocalVolumes: @unchecked Sendable {
         }
       } catch {
         throw PluginFailure(reason: "DeleteFailed",
-                             "cannot delete volume \(id): \(error.localizedDescription)")
+                             "cannot delete volume \(id): \(describeError(error))")
       }
       return Nothing()
     }
@@ -198,7 +200,7 @@ final class LocalVolumes: @unchecked Sendable {
       try JSONEncoder().encode(record).write(to: recordFile(of: id), options: .atomic)
     } catch {
       throw PluginFailure(reason: "RecordWriteFailed",
-                           "cannot write the record of volume \(id): \(error.localizedDescription)")
+                           "cannot write the record of volume \(id): \(describeError(error))")
     }
   }
 

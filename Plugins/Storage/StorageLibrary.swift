@@ -1,6 +1,7 @@
 // The storage plugin ("storage"): registers the `skiff.dev/local` provisioner, which keeps
 // volumes as folders under one root and bind-mounts them into pods.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
 

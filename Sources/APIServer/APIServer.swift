@@ -1,7 +1,8 @@
 // The Kubernetes API server: REST over the kernel's HTTP server, objects in the revisioned store.
 // Everything runs on the kernel's loop: reads come from the store's memory, writes complete when
 // durable, and each request is answered from the completion.
-import Foundation
+import FoundationEssentials
+import Glibc
 import HTTP
 import Kernel
 import ObjectModel

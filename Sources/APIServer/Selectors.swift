@@ -1,6 +1,7 @@
 // Label and field selectors as the list and watch query parameters carry them:
 // `app=web,tier!=db,env in (prod,staging),!canary` and `metadata.name=x,spec.nodeName!=`.
-import Foundation
+import FoundationEssentials
+import Glibc
 import ObjectModel
 
 public struct LabelSelector: Sendable, Equatable {
@@ -84,7 +85,7 @@ public struct LabelSelector: Sendable, Equatable {
   private static func requirement(_ term: String) throws(APIError) -> Requirement {
     if term.hasPrefix("!") { return .doesNotExist(try key(String(term.dropFirst()).trimmingSpaces)) }
     for op in ["!=", "==", "="] {
-      if let range = term.range(of: op) {
+      if let range = term.firstRange(of: op) {
         let key = try key(String(term[..<range.lowerBound]).trimmingSpaces)
         let value = String(term[range.upperBound...]).trimmingSpaces
         return op == "!=" ? .notEquals(key, value) : .equals(key, value)

@@ -1,6 +1,7 @@
 // Objects as the store keeps them and as clients see them: stored JSON carries no
 // resourceVersion (the store's modRevision is the truth), which is set on every read.
-import Foundation
+import FoundationEssentials
+import Glibc
 import ObjectModel
 import Store
 

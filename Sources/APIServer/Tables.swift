@@ -1,6 +1,7 @@
 // `kubectl get` output: objects as meta.k8s.io/v1 Tables with the columns the real API server
 // sends for each kind (priority 1 columns appear only with -o wide).
-import Foundation
+import FoundationEssentials
+import Glibc
 import ObjectModel
 
 enum Tables {

@@ -2,11 +2,13 @@
 // resourceVersion (or "0") the current state is replayed as ADDED first; otherwise the stream
 // resumes after that revision, or reports 410 Expired when it was compacted away. Selectors are
 // applied to both sides of a change, so objects leaving a selection arrive as DELETED.
-import Foundation
+import FoundationEssentials
+import Glibc
 import HTTP
 import Kernel
 import ObjectModel
 import Store
+import SystemKit
 
 final class WatchStream {
   let responder: HTTPResponder
@@ -106,10 +108,10 @@ extension APIServer {
     let timeout = request.queryValue("timeoutSeconds").flatMap { UInt64($0) }
     let bookmarkEvery: UInt64 = 60_000
     if bookmarks || timeout != nil {
-      let started = DispatchTime.now()
+      let started = monotonicNanoseconds()
       stream.timer = loop.scheduleTimer(after: min(bookmarkEvery, (timeout ?? 60) * 1000),
                                         repeating: min(bookmarkEvery, (timeout ?? 60) * 1000)) { [self] _ in
-        let elapsed = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000_000
+        let elapsed = (monotonicNanoseconds() - started) / 1_000_000_000
         if let timeout, elapsed >= timeout { return stream.end() }
         if bookmarks {
           stream.write(["type": "BOOKMARK",

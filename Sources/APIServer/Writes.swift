@@ -1,7 +1,8 @@
 // Create, replace, patch and the subresources that write (status, scale, binding, eviction).
 // Each write is admitted (defaulted and validated), then committed with the store's optimistic
 // concurrency; the client is answered when the write is durable.
-import Foundation
+import FoundationEssentials
+import Glibc
 import HTTP
 import Kernel
 import ObjectModel

@@ -1,6 +1,7 @@
 // The kernel: one event loop, the plugins a profile names, and what they register. It knows no
 // Kubernetes kind; the control plane plugs its store and scheduler in through the protocols here.
-import Foundation
+import FoundationEssentials
+import Glibc
 import SkiffABI
 
 /// Where a plugin's decision about a pod waiting at Permit goes: the scheduling framework.

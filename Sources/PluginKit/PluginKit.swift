@@ -1,6 +1,7 @@
 // Swift conveniences over skiff.h for plugin authors. Linked statically into each plugin, so
 // every plugin library has its own copy of this state; nothing here crosses the ABI but C types.
-import Foundation
+import FoundationEssentials
+import Glibc
 import SkiffABI
 
 /// The host table and this plugin's context, as the kernel handed them over.
@@ -147,20 +148,19 @@ extension skiff_done {
 
 /// JSON for the ABI's cold paths.
 public enum PluginJSON {
-  /// Parses a borrowed JSON buffer into Foundation values; nil when it is not JSON.
+  /// Parses a borrowed JSON buffer into Swift values ([String: Any], [Any], String, Int for
+  /// integers, Double for other numbers, Bool; null as a nil Any?); nil when it is not JSON.
   public static func decode(_ bytes: UnsafePointer<CChar>?, _ length: Int) -> Any? {
     guard let bytes else { return nil }
-    return try? JSONSerialization.jsonObject(with: Data(bytes: bytes, count: length),
-                                             options: [.fragmentsAllowed])
+    return (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes: bytes, count: length)))?.value
   }
 
-  /// Renders Foundation values (dictionaries, arrays, strings, numbers, booleans, NSNull) compactly,
-  /// with sorted keys so that output is stable.
+  /// Renders Swift values (dictionaries, arrays, strings, numbers, booleans, nil) compactly, with
+  /// sorted keys so that output is stable.
   public static func encode(_ value: Any) -> String {
-    guard let data = try? JSONSerialization.data(withJSONObject: value,
-                                                 options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])
-    else { return "null" }
-    return String(decoding: data, as: UTF8.self)
+    var output = ""
+    JSONValue.write(value, to: &output)
+    return output
   }
 }
 

@@ -1,6 +1,7 @@
 // How asynchronous slots answer: the request copied off the loop, the work done on the kernel's
 // thread pool, and its result or failure reported through `done` exactly once.
-import Foundation
+import FoundationEssentials
+import Glibc
 import SkiffABI
 
 /// A failure as the ABI reports it: a status and `{"reason", "message"}` for the caller.

@@ -3,11 +3,13 @@
 // normalize, pick, reserve, permit), and asynchronous binding so the next cycle does not wait for
 // the store. All policy is in scheduler plugins loaded through skiff.h; this file only calls their
 // extension points in Kubernetes' order. Loop only.
-import Foundation
+import FoundationEssentials
+import Glibc
 import Kernel
 import ObjectModel
 import SkiffABI
 import Store
+import SystemKit
 
 /// Where the framework's decisions go: the API server, so bindings and conditions follow its rules.
 public protocol SchedulingOutcomes: AnyObject {
@@ -266,10 +268,10 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   }
 
   private func scheduleOne(_ info: PodInfo) {
-    let started = DispatchTime.now().uptimeNanoseconds
+    let started = monotonicNanoseconds()
     defer {
       stats.cycles += 1
-      let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1000
+      let elapsed = Double(monotonicNanoseconds() - started) / 1000
       if cycleMicroseconds.count < Self.cyclesKept {
         cycleMicroseconds.append(elapsed)
       } else {

@@ -3,9 +3,11 @@
 // exponential back-off per pod (1 s doubling to 10 s, as kube-scheduler) so a pod that keeps
 // failing does not spin. As in kube-scheduler, a parked pod is retried after a cluster event (once
 // its back-off is over) or after five minutes; an idle cluster costs nothing. Loop only.
-import Foundation
+import FoundationEssentials
+import Glibc
 import Kernel
 import SkiffABI
+import SystemKit
 
 final class SchedulingQueue {
   private struct Entry {
@@ -31,7 +33,7 @@ final class SchedulingQueue {
   func add(_ pod: PodInfo) {
     unschedulable[pod.key] = nil
     guard queued.insert(pod.key).inserted else { return }
-    push(Entry(pod: pod, enqueued: Int64(DispatchTime.now().uptimeNanoseconds)))
+    push(Entry(pod: pod, enqueued: Int64(monotonicNanoseconds())))
   }
 
   func remove(_ key: String) {
@@ -49,13 +51,13 @@ final class SchedulingQueue {
   func parkUnschedulable(_ pod: PodInfo) {
     let attempts = (unschedulable[pod.key]?.attempts ?? 0) + 1
     let backoff = min(10, 1 << min(attempts - 1, 4))  // seconds: 1, 2, 4, 8, 10
-    unschedulable[pod.key] = (pod, attempts, DispatchTime.now().uptimeNanoseconds + UInt64(backoff) * 1_000_000_000, false)
+    unschedulable[pod.key] = (pod, attempts, monotonicNanoseconds() + UInt64(backoff) * 1_000_000_000, false)
   }
 
   /// A cluster event that may make pods schedulable: those whose back-off has passed go back to
   /// the active queue now, the others as soon as it passes.
   func moveAllToActive() {
-    let now = DispatchTime.now().uptimeNanoseconds
+    let now = monotonicNanoseconds()
     for (key, parked) in unschedulable {
       if parked.notBefore <= now {
         unschedulable[key] = nil
@@ -70,7 +72,7 @@ final class SchedulingQueue {
   /// is armed while nothing waits.
   func armBackoff(loop: EventLoop, retry: @escaping () -> Void) {
     guard !unschedulable.isEmpty else { return }
-    let now = DispatchTime.now().uptimeNanoseconds
+    let now = monotonicNanoseconds()
     let next = unschedulable.values.map { $0.woken ? $0.notBefore : $0.notBefore + Self.flushAfter }.min()!
     // An event may have woken a pod whose retry is due before the armed flush: re-arm earlier.
     if let armed = backoffTimer {
@@ -90,7 +92,7 @@ final class SchedulingQueue {
 
   /// Back to the active queue: woken pods whose back-off is over, and any parked for five minutes.
   private func flush() {
-    let now = DispatchTime.now().uptimeNanoseconds
+    let now = monotonicNanoseconds()
     for (key, parked) in unschedulable
     where (parked.woken && parked.notBefore <= now) || parked.notBefore + Self.flushAfter <= now {
       unschedulable[key] = nil

@@ -1,8 +1,10 @@
 // The embedded store: the latest committed state in memory for reads, one writer thread that
 // group-commits every pending write to SQLite, and watches fed on the event loop.
-import Foundation
+import FoundationEssentials
+import Glibc
 import Kernel
 import Synchronization
+import SystemKit
 
 /// Where state lives:
 /// - Submitters (any thread) check preconditions against the latest state, pending writes
@@ -16,10 +18,10 @@ public final class SQLiteStore: KeyValueStore, @unchecked Sendable {
   private let loop: EventLoop
   private let file: StoreFile
   private let historyReader: HistoryReader
-  private let writerFinished = DispatchSemaphore(value: 0)
+  private let writerFinished = Semaphore()
 
   // Shared by submitters and the writer, under `queue`.
-  private let queue = NSCondition()
+  private let queue = Condition()
   private var queued: [Operation] = []
   /// The state each key will have once the queued writes commit.
   private var pendingKeys: [String: PendingKey] = [:]
@@ -54,12 +56,10 @@ public final class SQLiteStore: KeyValueStore, @unchecked Sendable {
     nextRevision = stored.revision + 1
     deliveredRevision = stored.revision
     recent = RecentHistory(capacity: recentEvents)
-    let writer = Thread { [self] in
+    startThread(name: "skiff-store-writer") { [self] in
       runWriter()
       writerFinished.signal()
     }
-    writer.name = "skiff-store-writer"
-    writer.start()
   }
 
   /// Commits what is queued, stops the writer and closes the file. Watches end; writes submitted

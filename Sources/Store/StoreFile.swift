@@ -1,6 +1,8 @@
 // The store's SQLite file: its schema, loading it at open, the writes of one group commit,
 // compaction, and the history reads that let a watch resume from an old revision.
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 /// Layout, schema version 1:
 /// - `history`: one row per revision. A put stores the new value, a delete none. Each row names
@@ -156,7 +158,7 @@ final class StoreFile {
 /// Reads history for watches that start before the in-memory window, on its own connection so
 /// that it never waits for the writer (WAL readers and the writer proceed side by side).
 final class HistoryReader: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private let db: SQLiteConnection
   private let begin, end, compacted, events: SQLiteStatement
 

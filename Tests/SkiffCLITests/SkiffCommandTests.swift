@@ -153,6 +153,28 @@ final class SkiffCommandTests: XCTestCase {
     }
   }
 
+  /// Full Foundation maps libFoundation, ICU and FoundationInternationalization: about 7 MB of the
+  /// server's resident memory. What ships imports FoundationEssentials (and SystemKit for threads,
+  /// locks and formatting) instead; a file that imports Foundation again brings them back.
+  func testNothingShippedNeedsFullFoundation() throws {
+    let fullFoundation = ["libFoundation.so", "lib_FoundationICU.so", "libFoundationInternationalization.so"]
+    let libraries = try FileManager.default.contentsOfDirectory(atPath: Fixtures.buildDirectory)
+      .filter { $0.hasPrefix("libskiff_") && $0.hasSuffix(".so") }
+      .map { Fixtures.buildDirectory + "/" + $0 }
+    XCTAssertTrue(libraries.contains { $0.hasSuffix("libskiff_runtime.so") })
+    for binary in [skiff] + libraries {
+      let result = try Fixtures.run(["readelf", "-d", binary])
+      XCTAssertEqual(result.status, 0, result.output)
+      let needed = result.output.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+      XCTAssertFalse(needed.isEmpty, "\(binary): \(result.output)")
+      for library in fullFoundation {
+        XCTAssertFalse(needed.contains { $0.contains("[\(library)]") },
+                       "\(binary) needs \(library): a file in its module imports Foundation; import "
+                         + "FoundationEssentials and use SystemKit's helpers instead")
+      }
+    }
+  }
+
   func testBenchABIEndsWithOneJSONLine() throws {
     let result = try skiff("bench", "abi", "--profile",
                            Fixtures.repository.appendingPathComponent("profiles/edge.yaml").path,

@@ -1,6 +1,7 @@
 // A message's bytes to the JSON object Kubernetes' own JSON encoding would give for it: fields
 // in the schema's order, zeros left out where Go leaves them out, special types as JSON shows them.
-import Foundation
+import FoundationEssentials
+import Glibc
 import ObjectModel
 
 enum MessageDecoder {

@@ -1,7 +1,8 @@
 // The extensions plugins registered during start, one table per kind. Each vtable is copied into
 // kernel memory (min of both sizes, the rest zeroed) so a plugin built against an older header
 // reads as having NULL slots for what it does not know.
-import Foundation
+import FoundationEssentials
+import Glibc
 import SkiffABI
 
 public struct Extension<VTable>: @unchecked Sendable {

@@ -1,6 +1,7 @@
 // The `skiff_host` table handed to every plugin: C entry points that find the calling plugin's
 // context and forward to the kernel. Built once; its address never changes.
-import Foundation
+import FoundationEssentials
+import Glibc
 import SkiffABI
 
 enum HostTable {

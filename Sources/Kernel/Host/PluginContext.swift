@@ -1,6 +1,8 @@
 // The kernel side of `skiff_ctx`: one per loaded plugin, so every host call knows who is calling,
 // and so whatever a plugin opened (timers, watches) is closed when it stops.
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 final class PluginContext: @unchecked Sendable {
   unowned let kernel: Kernel
@@ -50,7 +52,7 @@ final class PluginContext: @unchecked Sendable {
 /// Ids for handles given to plugins. Never 0, never reused, never dereferenced by C.
 enum HandleID {
   private nonisolated(unsafe) static var last: UInt = 0
-  private static let lock = NSLock()
+  private static let lock = Lock()
 
   static func next() -> UInt {
     lock.lock()

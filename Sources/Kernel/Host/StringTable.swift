@@ -1,6 +1,7 @@
 // Interned strings for the scheduler's structs: equal strings get equal ids, so plugins compare
 // label keys and resource names as integers. Strings live until the process exits.
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 public final class StringTable: Sendable {

@@ -9,7 +9,7 @@ enum ConfigVariables {
   static func expand(_ json: String, _ variables: [String: String]) -> Result<String, Problem> {
     var output = ""
     var rest = Substring(json)
-    while let start = rest.range(of: "${") {
+    while let start = rest.firstRange(of: "${") {
       output += rest[..<start.lowerBound]
       guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
         return .failure(Problem(message: "unterminated '${' in config"))

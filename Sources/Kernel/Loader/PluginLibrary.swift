@@ -1,5 +1,6 @@
 // One plugin library: found on disk, dlopen()ed, its entry called and its descriptor checked.
-import Foundation
+import FoundationEssentials
+import Glibc
 import SkiffABI
 
 public enum PluginKind: UInt32, Sendable, CaseIterable, CustomStringConvertible {

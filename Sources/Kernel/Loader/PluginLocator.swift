@@ -1,5 +1,7 @@
 // Where a plugin named in a profile lives on disk.
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 public struct PluginLocator: Sendable {
   /// Folders searched, in order, for a plugin given by name.
@@ -32,6 +34,6 @@ public struct PluginLocator: Sendable {
   public static var executableDirectory: String {
     let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
       ?? CommandLine.arguments[0]
-    return (exe as NSString).deletingLastPathComponent
+    return directoryOf(exe)
   }
 }

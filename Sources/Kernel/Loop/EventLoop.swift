@@ -1,8 +1,10 @@
 // The kernel's one event loop: a libuv loop on one thread that owns all kernel state, with
 // cross-thread wake-ups, timers, signals and a thread pool for blocking work.
 import CLibUV
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
+import SystemKit
 
 public final class EventLoop: @unchecked Sendable {
   /// The libuv loop, for modules that open their own handles on it (TCP for the API server).
@@ -48,14 +50,12 @@ public final class EventLoop: @unchecked Sendable {
 
   /// Starts the loop on a new thread; returns once it is running. For tests and tools.
   @discardableResult
-  public func runInBackground() -> Thread {
-    let started = DispatchSemaphore(value: 0)
-    let thread = Thread { [self] in
+  public func runInBackground() -> StartedThread {
+    let started = Semaphore()
+    let thread = startThread(name: "skiff-loop") { [self] in
       execute { started.signal() }
       run()
     }
-    thread.name = "skiff-loop"
-    thread.start()
     started.wait()
     return thread
   }
@@ -94,7 +94,7 @@ public final class EventLoop: @unchecked Sendable {
   /// Runs `body` on the loop and waits for its result. Inline when already on the loop.
   public func submit<T>(_ body: @escaping () throws -> T) throws -> T {
     if inEventLoop { return try body() }
-    let done = DispatchSemaphore(value: 0)
+    let done = Semaphore()
     nonisolated(unsafe) var result: Result<T, any Error>?
     execute {
       result = Result { try body() }
@@ -167,7 +167,7 @@ private final class WorkItem: @unchecked Sendable {
 /// Tasks posted to the loop from any thread. A plain lock rather than a Mutex because the tasks
 /// are not Sendable: they are handed to exactly one thread, the loop's.
 private final class Inbox: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private var tasks: [() -> Void] = []
   private var closed = false
 

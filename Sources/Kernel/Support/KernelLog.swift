@@ -1,7 +1,9 @@
 // The kernel's log: one line per message, tagged with its source, written to a sink that tests
 // can replace.
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
+import SystemKit
 
 public enum LogLevel: Int, Sendable, Comparable, CustomStringConvertible {
   case debug = 0, info, warn, error
@@ -36,6 +38,6 @@ public final class KernelLog: Sendable {
 
   public static let standardError: Sink = { level, source, message in
     let line = "\(level) [\(source)] \(message)\n"
-    FileHandle.standardError.write(Data(line.utf8))
+    writeStandardError(line)
   }
 }

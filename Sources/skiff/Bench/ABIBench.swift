@@ -1,9 +1,11 @@
 // `skiff bench abi`: the cost of one scheduler `filter` call from the kernel through the C ABI
 // into a loaded plugin, over kernel-owned pod and node structs.
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Kernel
 import SkiffABI
+import SystemKit
 
 struct ABIBench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -94,10 +96,10 @@ struct ABIBench: ParsableCommand {
     let median = percentile(samples, 0.5), p99 = percentile(samples, 0.99)
     let lines = [
       "filter: \(plugin) through skiff.h, \(rounds) batches of \(batch) calls (non-OK results: \(accepted))",
-      String(format: "ns/call  median %.2f  p99 %.2f  min %.2f", median, p99, samples[0]),
-      String(format: "rss      %.1f MiB", residentMegabytes()),
-      String(format: #"{"benchmark":"abi","plugin":"%@","calls":%d,"ns_per_call_median":%.2f,"ns_per_call_p99":%.2f,"rss_mb":%.1f}"#,
-             plugin, rounds * batch, median, p99, residentMegabytes()),
+      String(cFormat: "ns/call  median %.2f  p99 %.2f  min %.2f", median, p99, samples[0]),
+      String(cFormat: "rss      %.1f MiB", residentMegabytes()),
+      String(cFormat: #"{"benchmark":"abi","plugin":"\#(plugin)","calls":%d,"ns_per_call_median":%.2f,"ns_per_call_p99":%.2f,"rss_mb":%.1f}"#,
+             rounds * batch, median, p99, residentMegabytes()),
     ]
     return lines.joined(separator: "\n")
   }

@@ -1,7 +1,10 @@
 // `skiff bench api`: a real `skiff server` child measured from keep-alive HTTP clients on threads:
 // durable creates/s, write and watch latency, listing 10,000 pods, start-to-ready and memory.
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
+import ObjectModel
+import SystemKit
 
 struct APIBench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -101,19 +104,19 @@ private struct APIBenchRun {
     }
     freshStarts.sort()
     existingStarts.sort()
-    say(String(format: "ready     spawn → ready line: %.1f ms fresh (min %.1f, max %.1f), %.1f ms on the filled data directory (min %.1f, max %.1f); medians of %d",
+    say(String(cFormat: "ready     spawn → ready line: %.1f ms fresh (min %.1f, max %.1f), %.1f ms on the filled data directory (min %.1f, max %.1f); medians of %d",
                percentile(freshStarts, 0.5), freshStarts.first ?? .nan, freshStarts.last ?? .nan,
                percentile(existingStarts, 0.5), existingStarts.first ?? .nan, existingStarts.last ?? .nan,
                options.starts))
     figures += [("ready_ms", percentile(freshStarts, 0.5)), ("ready_existing_ms", percentile(existingStarts, 0.5))]
 
-    say(String(format: "rss       idle %.1f MiB; after the load %.1f MiB (peak %.1f); idle with the pods %.1f MiB; "
+    say(String(cFormat: "rss       idle %.1f MiB; after the load %.1f MiB (peak %.1f); idle with the pods %.1f MiB; "
                + "restarted on the data and idle %.1f MiB", memory.idle, memory.loaded, memory.peak,
                memory.idleLoaded, restartedRSS))
     figures += [("idle_rss_mb", memory.idle), ("loaded_rss_mb", memory.loaded), ("peak_rss_mb", memory.peak),
                 ("idle_rss_10k_pods_mb", memory.idleLoaded), ("restarted_idle_rss_mb", restartedRSS)]
 
-    let fields = figures.map { name, value in "\"\(name)\":" + (value.isFinite ? String(format: "%.2f", value) : "null") }
+    let fields = figures.map { name, value in "\"\(name)\":" + (value.isFinite ? String(cFormat: "%.2f", value) : "null") }
     return "{\"benchmark\":\"api\",\"pods\":\(options.pods)," + fields.joined(separator: ",") + "}"
   }
 
@@ -132,32 +135,32 @@ private struct APIBenchRun {
       let (count, nanoseconds) = try createConfigMaps(server, clients: clients, prefix: "c\(clients)")
       let perSecond = Double(count) / (Double(nanoseconds) / 1e9)
       let cpuPerCreate = (server.cpuSeconds - cpuBefore) / Double(count) * 1e6
-      say(String(format: "creates   %2d client%@  %8.0f ConfigMaps/s  (%d in %.2f s; server CPU %.0f µs/create)",
-                 clients, clients == 1 ? " " : "s", perSecond, count, Double(nanoseconds) / 1e9, cpuPerCreate))
+      say(String(cFormat: "creates   %2d client\(clients == 1 ? " " : "s")  %8.0f ConfigMaps/s  (%d in %.2f s; server CPU %.0f µs/create)",
+                 clients, perSecond, count, Double(nanoseconds) / 1e9, cpuPerCreate))
       figures.append(("creates_per_second_\(clients)", perSecond))
       figures.append(("server_cpu_us_per_create_\(clients)", cpuPerCreate))
     }
 
     let (writes, achieved) = try pacedWrites(server)
-    say(String(format: "writes    %.0f/s offered from %d clients (open loop, %.0f/s achieved): p50 %.2f ms  p99 %.2f ms  max %.2f ms",
+    say(String(cFormat: "writes    %.0f/s offered from %d clients (open loop, %.0f/s achieved): p50 %.2f ms  p99 %.2f ms  max %.2f ms",
                options.rate, options.pacedClients, achieved, percentile(writes, 0.5), percentile(writes, 0.99),
                writes.last ?? .nan))
     figures += [("write_rate_offered", options.rate), ("write_rate_achieved", achieved),
                 ("write_p50_ms", percentile(writes, 0.5)), ("write_p99_ms", percentile(writes, 0.99))]
 
     let watch = try watchDelivery(server)
-    say(String(format: "watch     create sent → ADDED received, %d events: p50 %.2f ms  p99 %.2f ms  max %.2f ms",
+    say(String(cFormat: "watch     create sent → ADDED received, %d events: p50 %.2f ms  p99 %.2f ms  max %.2f ms",
                watch.count, percentile(watch, 0.5), percentile(watch, 0.99), watch.last ?? .nan))
     figures += [("watch_p50_ms", percentile(watch, 0.5)), ("watch_p99_ms", percentile(watch, 0.99))]
 
     let podNanoseconds = try createPods(server)
-    say(String(format: "pods      %d created by %d clients in %.2f s (%.0f/s)", options.pods, options.clients,
+    say(String(cFormat: "pods      %d created by %d clients in %.2f s (%.0f/s)", options.pods, options.clients,
                Double(podNanoseconds) / 1e9, Double(options.pods) / (Double(podNanoseconds) / 1e9)))
     figures.append(("pods_created_per_second", Double(options.pods) / (Double(podNanoseconds) / 1e9)))
 
     let (whole, bytes) = try listPods(server)
     let paged = try listPodsPaged(server)
-    say(String(format: "list      %d pods: %.1f ms whole (%.1f MB of JSON), %.1f ms in pages of 500 (%d pages); medians of 3",
+    say(String(cFormat: "list      %d pods: %.1f ms whole (%.1f MB of JSON), %.1f ms in pages of 500 (%d pages); medians of 3",
                options.pods, whole, Double(bytes) / 1e6, paged.milliseconds, paged.pages))
     figures += [("list_10k_pods_ms", whole), ("list_10k_pods_paged_ms", paged.milliseconds)]
 
@@ -169,7 +172,7 @@ private struct APIBenchRun {
 
   /// Phases take seconds each: show each figure as it comes.
   private func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    writeStandardOutput((line + "\n"))
   }
 
   private func start(dataDir: String) throws -> ServerChild {
@@ -284,7 +287,7 @@ private struct APIBenchRun {
     let start = monotonicNanoseconds()
     _ = try onThreads(clients) { index in
       for pod in stride(from: index, to: pods, by: clients) {
-        let name = String(format: "pod-%05d", pod)
+        let name = String(cFormat: "pod-%05d", pod)
         let body = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","labels":{"app":"bench"}},"#
           + #""spec":{"containers":[{"name":"main","image":"busybox:1.36","resources":{"requests":{"cpu":"100m"}}}]}}"#
         let response = try connections[index].request("POST", "/api/v1/namespaces/default/pods", body: Array(body.utf8))
@@ -320,7 +323,7 @@ private struct APIBenchRun {
       let start = monotonicNanoseconds()
       var token: String?
       repeat {
-        let query = token.map { "&continue=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? ""
+        let query = token.map { "&continue=" + Self.percentEncoded($0) } ?? ""
         let response = try connection.request("GET", "/api/v1/pods?limit=500" + query)
         guard response.status == 200 else { throw BenchError("listing a page of pods: \(response.status)") }
         pages.append(response.body)
@@ -335,13 +338,30 @@ private struct APIBenchRun {
   /// Checks, outside the timing, that the lists held every pod.
   private static func expectItems(_ expected: Int, in bodies: [[UInt8]]) throws {
     let count = try bodies.reduce(0) { total, body in
-      let list = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
-      return total + ((list?["items"] as? [Any])?.count ?? 0)
+      guard case .object(let list) = try JSON.parse(body), case .array(let items)? = list["items"] else {
+        return total
+      }
+      return total + items.count
     }
     guard count == expected else { throw BenchError("the list returned \(count) pods, not \(expected)") }
   }
 
   // MARK: Helpers
+
+  /// Every byte but ASCII letters and digits as %XX, as a query value may hold it.
+  private static func percentEncoded(_ text: String) -> String {
+    var output = ""
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+           UInt8(ascii: "0")...UInt8(ascii: "9"):
+        output.unicodeScalars.append(Unicode.Scalar(byte))
+      default:
+        output += String(cFormat: "%%%02X", UInt32(byte))
+      }
+    }
+    return output
+  }
 
   /// A ConfigMap of about 200 bytes of JSON.
   private static func configMap(_ name: String) -> [UInt8] {

@@ -1,6 +1,8 @@
 // `skiff bench`: benchmarks that print throughput, percentiles and memory. Never run in unit tests.
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 // What `skiff bench api` drives the server with: a `skiff server` child process, threads to run
 // clients on, and (Client/KeepAliveConnection.swift) a keep-alive connection per thread.
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 struct BenchError: Error, CustomStringConvertible {
   let description: String
@@ -103,9 +105,9 @@ final class ServerChild {
   /// User plus system CPU seconds the server has used.
   var cpuSeconds: Double {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let afterName = stat.range(of: ")", options: .backwards) else { return .nan }
+          let endOfName = stat.lastIndex(of: ")") else { return .nan }
     // After "pid (comm)": state is field 3, utime 14 and stime 15.
-    let fields = stat[afterName.upperBound...].split(separator: " ")
+    let fields = stat[stat.index(after: endOfName)...].split(separator: " ")
     guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
   }
@@ -115,22 +117,20 @@ final class ServerChild {
 /// first error thrown is rethrown once all have finished.
 func onThreads<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
   let results = ResultSlots<T>(count)
-  let group = DispatchGroup()
+  let group = WaitGroup()
   for index in 0..<count {
     group.enter()
-    let thread = Thread {
+    startThread(stackSize: 1 << 20) {
       results.set(index, Result { try body(index) })
       group.leave()
     }
-    thread.stackSize = 1 << 20
-    thread.start()
   }
   group.wait()
   return try results.all()
 }
 
 private final class ResultSlots<T: Sendable>: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private var slots: [Result<T, any Error>?]
 
   init(_ count: Int) { slots = Array(repeating: nil, count: count) }

@@ -1,7 +1,9 @@
 // `skiff bench scheduler`: scheduler_perf's question end to end on a real `skiff server` child —
 // N hollow nodes, M pods created through the API, and pods/s until a watch has seen every binding.
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 struct SchedulerBench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -98,7 +100,7 @@ private struct SchedulerBenchRun {
         + "\(ProcessInfo.processInfo.activeProcessorCount) cores shared by the server and its clients")
 
     let registered = try registerNodes()
-    say(String(format: "nodes     %d registered in %.2f s", options.nodes, registered))
+    say(String(cFormat: "nodes     %d registered in %.2f s", options.nodes, registered))
 
     // The watch starts before the first create, so every binding is seen exactly as it is stored.
     if options.workload == "gang" { try createPodGroups() }
@@ -114,9 +116,9 @@ private struct SchedulerBenchRun {
     let createSeconds = Double(createEnd - createStart) / 1e9
     let scheduleSeconds = Double(lastBinding - createStart) / 1e9
     let podsPerSecond = Double(options.pods) / scheduleSeconds
-    say(String(format: "create    %d pods by %d clients in %.2f s (%.0f/s)", options.pods, options.clients,
+    say(String(cFormat: "create    %d pods by %d clients in %.2f s (%.0f/s)", options.pods, options.clients,
                createSeconds, Double(options.pods) / createSeconds))
-    say(String(format: "bound     all %d seen on the watch %.2f s after the first create: %.0f pods/s "
+    say(String(cFormat: "bound     all %d seen on the watch %.2f s after the first create: %.0f pods/s "
                + "(server CPU %.2f s, %.0f µs/pod)", options.pods, scheduleSeconds, podsPerSecond,
                cpuSeconds, cpuSeconds / Double(options.pods) * 1e6))
 
@@ -127,14 +129,14 @@ private struct SchedulerBenchRun {
     let p99 = Self.sample("skiff_scheduler_cycle_microseconds{quantile=\"0.99\"}", in: text)
     let cycles = Self.sample("skiff_scheduler_cycles_total", in: text)
     let rss = server.memoryMegabytes("VmRSS"), peak = server.memoryMegabytes("VmHWM")
-    say(String(format: "cycles    %.0f: p50 %.1f µs  p99 %.1f µs", cycles, p50, p99))
-    say(String(format: "rss       %.1f MiB at the end (peak %.1f MiB)", rss, peak))
+    say(String(cFormat: "cycles    %.0f: p50 %.1f µs  p99 %.1f µs", cycles, p50, p99))
+    say(String(cFormat: "rss       %.1f MiB at the end (peak %.1f MiB)", rss, peak))
 
     let figures: [(String, Double)] = [
       ("pods_per_second", podsPerSecond), ("create_seconds", createSeconds), ("schedule_seconds", scheduleSeconds),
       ("register_seconds", registered), ("cycle_p50_us", p50), ("cycle_p99_us", p99), ("rss_mb", rss),
       ("peak_rss_mb", peak), ("server_cpu_us_per_pod", cpuSeconds / Double(options.pods) * 1e6)]
-    let fields = figures.map { name, value in "\"\(name)\":" + (value.isFinite ? String(format: "%.2f", value) : "null") }
+    let fields = figures.map { name, value in "\"\(name)\":" + (value.isFinite ? String(cFormat: "%.2f", value) : "null") }
     return "{\"benchmark\":\"scheduler\",\"nodes\":\(options.nodes),\"pods\":\(options.pods),"
       + "\"workload\":\"\(options.workload)\",\"clients\":\(options.clients)," + fields.joined(separator: ",") + "}"
   }
@@ -214,12 +216,12 @@ private struct SchedulerBenchRun {
   /// The value of the first sample line starting with `name ` in Prometheus text.
   private static func sample(_ name: String, in text: String) -> Double {
     guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + " ") }) else { return .nan }
-    return Double(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)) ?? .nan
+    return Double(line.dropFirst(name.count + 1).trimmingWhitespace()) ?? .nan
   }
 
   /// Phases take seconds each: show each line as it comes.
   private func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    writeStandardOutput((line + "\n"))
   }
 }
 

@@ -1,6 +1,8 @@
 // A minimal blocking HTTP/1.1 client over POSIX sockets: one keep-alive connection, used by one
 // thread at a time, for the tools that drive the API server (`skiff bench`, `skiff sim`).
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 struct ConnectionError: Error, CustomStringConvertible {
   let description: String
@@ -100,7 +102,7 @@ final class KeepAliveConnection: @unchecked Sendable {
     for line in lines.dropFirst() {
       let lower = line.lowercased()
       if lower.hasPrefix("content-length:") {
-        contentLength = Int(lower.dropFirst(15).trimmingCharacters(in: .whitespaces))
+        contentLength = Int(lower.dropFirst(15).trimmingWhitespace())
       } else if lower.hasPrefix("transfer-encoding:") {
         chunked = lower.contains("chunked")
       }

@@ -1,6 +1,8 @@
 // Where a tool finds the API server: a plain http://HOST:PORT URL, or the server line of a
 // kubeconfig that `skiff server` wrote.
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 /// Where the API server listens, from `--server http://HOST:PORT`.
 struct ServerAddress: Sendable {
@@ -29,9 +31,9 @@ extension ServerAddress {
   /// The `server:` of the first cluster in a kubeconfig (the one `skiff server` writes).
   static func fromKubeconfig(_ path: String) throws -> ServerAddress {
     let text = try String(contentsOfFile: path, encoding: .utf8)
-    guard let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("server:") })
+    guard let line = text.split(separator: "\n").first(where: { $0.trimmingWhitespace().hasPrefix("server:") })
     else { throw ConnectionError("\(path) names no server") }
-    let url = line.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)
+    let url = line.split(separator: ":", maxSplits: 1)[1].trimmingWhitespace()
     return try ServerAddress(url)
   }
 }

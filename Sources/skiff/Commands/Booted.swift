@@ -1,8 +1,10 @@
 // Shared start-up for commands: read a profile, load and start its plugins on a loop, and turn
 // every failure into a one-line message and a non-zero exit.
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Kernel
+import SystemKit
 
 struct ProfileOption: ParsableArguments {
   @Option(name: .long, help: "The profile: which plugins to load and their configuration.")
@@ -21,8 +23,8 @@ struct ProfileOption: ParsableArguments {
 
 /// Prints `message` to standard error and exits 1.
 func fail(_ message: String) -> Never {
-  FileHandle.standardError.write(Data("skiff: \(message)\n".utf8))
-  Foundation.exit(1)
+  writeStandardError("skiff: \(message)\n")
+  Glibc.exit(1)
 }
 
 enum Booted {
@@ -32,7 +34,7 @@ enum Booted {
     do {
       try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
     } catch {
-      fail("cannot create data directory \(dataDir): \(error.localizedDescription)")
+      fail("cannot create data directory \(dataDir): \(describeError(error))")
     }
     let absolute = URL(fileURLWithPath: dataDir).standardizedFileURL.path
     let profile: Profile

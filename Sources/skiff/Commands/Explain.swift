@@ -1,7 +1,9 @@
 // `skiff explain pod NAME`: why a pod is pending, or why it went where it went — per scheduler
 // plugin, how many nodes it rejected and why, and for a scheduled pod the best nodes' scores.
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
+import ObjectModel
 
 struct Explain: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -43,8 +45,8 @@ struct Explain: ParsableCommand {
       fail("cannot reach \(address.host):\(address.port): \(error)")
     }
     guard response.status == 200,
-          let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
-      let message = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["message"]
+          let json = (try? JSON.parse(response.body))?.untyped as? [String: Any] else {
+      let message = ((try? JSON.parse(response.body))?.untyped as? [String: Any])?["message"]
       fail(message as? String ?? "the server answered \(response.status)")
     }
     print(Self.render(json, pod: "\(namespace)/\(name)"))
@@ -76,5 +78,20 @@ struct Explain: ParsableCommand {
       }
     }
     return lines.joined(separator: "\n")
+  }
+}
+
+extension JSON {
+  /// As Swift values ([String: Any], [Any], String, Int, Double, Bool) for render's casts.
+  fileprivate var untyped: Any {
+    switch self {
+    case .null: return Optional<Any>.none as Any
+    case .bool(let value): return value
+    case .int(let value): return Int(value)
+    case .double(let value): return value
+    case .string(let value): return value
+    case .array(let values): return values.map(\.untyped)
+    case .object(let members): return Dictionary(members.map { ($0.key, $0.value.untyped) }) { first, _ in first }
+    }
   }
 }

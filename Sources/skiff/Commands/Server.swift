@@ -2,10 +2,12 @@
 // store in the data directory, and the Kubernetes API on --listen, until SIGINT or SIGTERM.
 import APIServer
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Kernel
 import Scheduling
 import Store
+import SystemKit
 
 struct Server: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -27,7 +29,7 @@ struct Server: ParsableCommand {
     guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
       fail("--listen must be host:port, not \(listen)")
     }
-    let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+    let host = String(listen[..<colon]).trimming(while: { $0 == "[" || $0 == "]" })
     let loop = EventLoop()
     let (profile, kernel) = Booted.load(options, dataDir: dataDir, loop: loop)
     let store: SQLiteStore
@@ -76,13 +78,15 @@ struct Server: ParsableCommand {
           do {
             try Kubeconfig.text(server: url).write(toFile: kubeconfig, atomically: true, encoding: .utf8)
           } catch {
-            fail("cannot write \(kubeconfig): \(error.localizedDescription)")
+            fail("cannot write \(kubeconfig): \(describeError(error))")
           }
           // Unbuffered, so that whoever started the server sees it the moment it is ready.
           let ready = "skiff: ready: API on \(url) (port \(bound)), profile \(profile.name), "
             + "\(kernel.plugins.count) plugins, data in \(dataDir)\n"
             + "skiff: export KUBECONFIG=\(kubeconfig); kubectl get namespaces\n"
-          FileHandle.standardOutput.write(Data(ready.utf8))
+          writeStandardOutput(ready)
+          // Loading parsed every stored object; what that freed goes back now, not at exit.
+          releaseFreedHeap()
         }
       }
     }

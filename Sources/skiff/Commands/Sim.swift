@@ -2,7 +2,9 @@
 // registers hollow nodes, in the spirit of KWOK, whose only costs are a Lease renewal each and a
 // shared pod watch.
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 struct Sim: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -77,7 +79,7 @@ struct SimNodes: ParsableCommand {
     if !tally.failures.isEmpty {
       fail("sim nodes: \(tally.failures.count) of \(count) nodes failed to register; the first: \(tally.failures[0])")
     }
-    let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
+    let seconds = String(cFormat: "%.2f", Date().timeIntervalSince(started))
     say("skiff: sim: \(count) nodes registered on \(server) in \(seconds) s (\(tally.created) created, "
         + "\(tally.adopted) adopted), \(nodes.name(0))...\(nodes.name(count - 1))"
         + (once ? "" : "; Leases renewed every \(heartbeatSeconds) s, pods on them reported Running"))
@@ -93,6 +95,6 @@ struct SimNodes: ParsableCommand {
 
   /// A line on standard output, unbuffered, for whoever waits on it through a pipe.
   private func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    writeStandardOutput((line + "\n"))
   }
 }

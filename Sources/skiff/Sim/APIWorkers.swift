@@ -1,13 +1,15 @@
 // A few threads, each holding one keep-alive connection to the API server, that run the
 // simulator's requests from one queue: thousands of hollow nodes without a thread or socket each.
-import Foundation
+import FoundationEssentials
+import Glibc
+import SystemKit
 
 final class APIWorkers: @unchecked Sendable {
   typealias Job = @Sendable (KeepAliveConnection) throws -> Void
   typealias FailureHandler = @Sendable (any Error) -> Void
 
   private let server: ServerAddress
-  private let condition = NSCondition()
+  private let condition = Condition()
   private var queue: [(job: Job, failed: FailureHandler)] = []
   private var head = 0
   /// Jobs submitted and not yet finished, for `waitUntilIdle`.
@@ -16,9 +18,7 @@ final class APIWorkers: @unchecked Sendable {
   init(server: ServerAddress, threads: Int) {
     self.server = server
     for _ in 0..<threads {
-      let thread = Thread { [self] in work() }
-      thread.stackSize = 512 << 10
-      thread.start()
+      startThread(stackSize: 512 << 10) { [self] in work() }
     }
   }
 
@@ -85,5 +85,5 @@ struct UnexpectedAnswer: Error, CustomStringConvertible {
 
 /// One line on standard error, for what goes wrong without stopping the run.
 func warn(_ message: String) {
-  FileHandle.standardError.write(Data("skiff: \(message)\n".utf8))
+  writeStandardError("skiff: \(message)\n")
 }

@@ -1,14 +1,14 @@
 // The hollow nodes' only periodic work: renewing each node's Lease once per interval, from one
 // thread that spreads the renewals evenly over the interval so that they never arrive as a burst.
-import Foundation
+import FoundationEssentials
+import Glibc
 import ObjectModel
+import SystemKit
 
 extension HollowNodes {
   /// Starts the renewal thread; it runs until the process ends.
   func startHeartbeats(every interval: Double, on workers: APIWorkers) {
-    let thread = Thread { renewLeases(every: interval, on: workers) }
-    thread.stackSize = 256 << 10
-    thread.start()
+    startThread(stackSize: 256 << 10) { renewLeases(every: interval, on: workers) }
   }
 
   /// Node i's renewals fall at i × interval / count into each interval. Sleeping at least a tick
@@ -26,7 +26,7 @@ extension HollowNodes {
         next += 1
         due = due.addingTimeInterval(spacing)
       }
-      Thread.sleep(forTimeInterval: max(due.timeIntervalSince(Date()), tick))
+      usleep(useconds_t(max(due.timeIntervalSince(Date()), tick) * 1_000_000))
     }
   }
 

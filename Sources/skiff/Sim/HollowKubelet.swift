@@ -1,8 +1,10 @@
 // The hollow kubelet: one watch on the pods bound to any node, and for those on the simulated
 // nodes, the status a real kubelet would report once their containers run. No process is started,
 // so a pod being deleted is finished off at once.
-import Foundation
+import FoundationEssentials
+import Glibc
 import ObjectModel
+import SystemKit
 
 final class HollowKubelet: @unchecked Sendable {
   private let nodes: HollowNodes
@@ -11,7 +13,7 @@ final class HollowKubelet: @unchecked Sendable {
   /// Pods whose Running status was sent or is on its way, so that the events in between do not
   /// send it again; a failed patch takes its pod out so that the next event retries. The watch
   /// thread reads and adds, workers remove.
-  private let lock = NSLock()
+  private let lock = Lock()
   private var started: Set<String> = []
   private var deleting: Set<String> = []
   /// How many pod addresses each node has handed out (watch thread only).
@@ -26,9 +28,7 @@ final class HollowKubelet: @unchecked Sendable {
 
   /// Starts the watch thread; it runs until the process ends.
   func start() {
-    let thread = Thread { [self] in watchPods() }
-    thread.stackSize = 512 << 10
-    thread.start()
+    startThread(stackSize: 512 << 10) { [self] in watchPods() }
   }
 
   // MARK: The watch
@@ -84,7 +84,7 @@ final class HollowKubelet: @unchecked Sendable {
         failures += 1
         // The first error is often a watch the server ended; say so only when it repeats.
         if failures > 1 { warn("sim: pod watch: \(error); reconnecting") }
-        Thread.sleep(forTimeInterval: min(0.1 * Double(failures * failures), 5))
+        usleep(useconds_t(min(0.1 * Double(failures * failures), 5) * 1_000_000))
       }
     }
   }

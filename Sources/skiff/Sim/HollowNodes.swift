@@ -1,6 +1,7 @@
 // The Node and Lease objects of `skiff sim nodes`: N nodes named `<prefix><i>` built from a template
 // manifest, with fake addresses and pod ranges that nothing ever contacts.
-import Foundation
+import FoundationEssentials
+import Glibc
 import Kernel
 import ObjectModel
 

@@ -1,11 +1,13 @@
 // Registering the hollow nodes as a kubelet does: POST the Node with its status; a node that is
 // already there is adopted (labels, taints and status brought up to date), then its Lease is made.
-import Foundation
+import FoundationEssentials
+import Glibc
 import ObjectModel
+import SystemKit
 
 /// What registering found, counted across the worker threads.
 final class RegistrationTally: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private(set) var created = 0
   private(set) var adopted = 0
   private(set) var failures: [String] = []

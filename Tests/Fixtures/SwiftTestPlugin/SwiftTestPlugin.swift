@@ -1,6 +1,7 @@
 // A plugin written in Swift, loaded by the kernel tests: services of every signature type, a
 // scheduler filter over extended resources, and start/stop logging for ordering tests.
-import Foundation
+import FoundationEssentials
+import Glibc
 import PluginKit
 import SkiffABI
 
