@@ -1,5 +1,6 @@
-// The `runtime` plugin library. It registers one runtime, `process`, which runs each container's
-// command as a host process in its own session and cgroups, with its output in a CRI log file.
+// The `runtime` plugin library. It registers two runtimes: `process`, which runs each container's
+// command as a host process in its own session and cgroups, with its output in a CRI log file,
+// and `oci` (OCI/), which runs containers from images with runc.
 import Foundation
 import PluginKit
 import SkiffABI
@@ -9,7 +10,7 @@ public func skiffPluginInit(_ host: UnsafePointer<skiff_host>?,
                             _ plugin: UnsafeMutablePointer<skiff_plugin>?) -> Int32 {
   PluginHost.describe(plugin, host: host, name: "runtime", version: "0.1.0",
                       kind: SKIFF_KIND_RUNTIME,
-                      summary: "container runtimes: process (host processes in cgroups)",
+                      summary: "container runtimes: process (host processes in cgroups), oci (images, runc)",
                       start: startRuntime, stop: stopRuntime)
 }
 
@@ -19,11 +20,14 @@ private struct RuntimeConfig: Decodable {
   var stateDir: String?
   /// The cgroup under which each container gets its own, unless its sandbox names another.
   var cgroupParent: String?
+  /// The `oci` runtime and its image store (OCI/OCIVTable.swift).
+  var oci: OCIConfig?
 }
 
 /// The instance `stop` detaches. The library is never unloaded, so a kernel started again in the
 /// same process starts a fresh instance, which re-adopts what this one left.
 nonisolated(unsafe) private var current: ProcessRuntime?
+nonisolated(unsafe) private var currentOCI: OCIRuntime?
 
 private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int) -> skiff_status = {
   ctx, json, length in
@@ -54,6 +58,13 @@ private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?,
     return status
   }
   current = runtime
+  switch OCIRuntimeStart.start(config.oci, stateDir: stateDir, cgroupParent: config.cgroupParent ?? "skiff") {
+  case .success(let oci): currentOCI = oci
+  case .failure(let failure):
+    runtime.detach()
+    current = nil
+    return failure.status
+  }
   return SKIFF_OK
 }
 
@@ -61,6 +72,8 @@ private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?,
 private let stopRuntime: @convention(c) (OpaquePointer?) -> Void = { _ in
   current?.detach()
   current = nil
+  currentOCI?.detach()
+  currentOCI = nil
 }
 
 /// The `process` runtime's slots. Work that touches files or forks goes to the kernel's thread
