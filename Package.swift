@@ -75,7 +75,6 @@ let package = Package(
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffCLITests", dependencies: ["SkiffTestSupport"]),
     .testTarget(name: "SkiffRuntimeTests", dependencies: ["Kernel", "SkiffTestSupport"]),
-    .testTarget(name: "OCIRuntimeTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffNetworkTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffStorageTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "StoreTests", dependencies: ["Store", "SkiffTestSupport"]),

@@ -107,11 +107,11 @@ enum RegistryHTTP {
       deliver = sink
     } else {
       var collected: [UInt8] = []
-      defer { response.body = collected }
       try reader.body(response.headers) { bytes throws(ImageError) in
         guard collected.count < 16 << 20 else { throw ImageError("\(url): the response is too large") }
         collected += bytes
       }
+      response.body = collected
       return response
     }
     try reader.body(response.headers, deliver)

@@ -18,7 +18,8 @@ struct OCISpec: Encodable {
     var env: [String]
     var cwd: String
     var capabilities: Capabilities
-    var rlimits = [Rlimit(type: "RLIMIT_NOFILE", hard: 1_048_576, soft: 1_048_576)]
+    /// None set: the container inherits the node's limits (raising them may be refused here).
+    var rlimits: [Rlimit] = []
     var noNewPrivileges = false
   }
 
