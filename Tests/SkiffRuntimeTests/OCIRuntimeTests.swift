@@ -347,6 +347,36 @@ final class OCIRuntimeTests: XCTestCase {
     XCTAssertEqual(missing.status, SKIFF_ERROR)
     XCTAssertTrue((missing.json["message"] as? String ?? "").contains("404"), missing.text)
   }
+
+  // MARK: The `skiff image` command
+
+  func testImageCommandImportsPullsWithProgressAndLists() throws {
+    let address = try startRegistry()
+    let profile = dir.appendingPathComponent("images.yaml")
+    try """
+      apiVersion: skiff.dev/v1alpha1
+      kind: Profile
+      name: images
+      plugins:
+        - name: runtime
+          config: {stateDir: "${dataDir}/runtime", cgroupParent: \(cgroupParent)}
+      """.write(to: profile, atomically: true, encoding: .utf8)
+    let skiff = "\(Fixtures.buildDirectory)/skiff"
+    let common = ["--profile", profile.path, "--data-dir", dir.appendingPathComponent("data").path]
+    let imported = try Fixtures.run([skiff, "image", "import", image.dockerArchive] + common)
+    XCTAssertEqual(imported.status, 0, imported.output)
+    XCTAssertTrue(imported.output.hasPrefix("imported sha256:"), imported.output)
+    let pulled = try Fixtures.run([skiff, "image", "pull", "\(address)/test/busybox:1"] + common)
+    XCTAssertEqual(pulled.status, 0, pulled.output)
+    XCTAssertTrue(pulled.output.contains("verified"), "no progress lines: \(pulled.output)")
+    let listed = try Fixtures.run([skiff, "image", "ls"] + common)
+    XCTAssertEqual(listed.status, 0, listed.output)
+    XCTAssertTrue(listed.output.contains("skiff.test/busybox:docker"), listed.output)
+    XCTAssertTrue(listed.output.contains("\(address)/test/busybox:1"), listed.output)
+    let missing = try Fixtures.run([skiff, "image", "import", dir.appendingPathComponent("none.tar").path] + common)
+    XCTAssertEqual(missing.status, 1)
+    XCTAssertTrue(missing.output.contains("none.tar: No such file or directory"), missing.output)
+  }
 }
 
 private func ~= (text: String, part: String) -> Bool { text.contains(part) }
