@@ -20,6 +20,9 @@ private struct RuntimeConfig: Decodable {
   var stateDir: String?
   /// The cgroup under which each container gets its own, unless its sandbox names another.
   var cgroupParent: String?
+  /// Where the cgroup hierarchy is mounted (v2: its root; v1: the folder holding memory, cpu,
+  /// pids). Default: found from /sys/fs/cgroup and /proc/self/mounts.
+  var cgroupRoot: String?
   /// The `oci` runtime and its image store (OCI/OCIVTable.swift).
   var oci: OCIConfig?
 }
@@ -44,6 +47,16 @@ private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?,
     PluginHost.error("config.stateDir is required: the folder where the process runtime keeps "
       + "sandboxes, container state and logs")
     return SKIFF_INVALID
+  }
+  if let root = config.cgroupRoot {
+    guard let hierarchy = CgroupHierarchy.at(root) else {
+      PluginHost.error("config.cgroupRoot: \(root) holds neither cgroup.controllers (cgroup v2) nor "
+        + "memory, cpu or pids folders (cgroup v1)")
+      return SKIFF_INVALID
+    }
+    CgroupHierarchy.active = hierarchy
+  } else {
+    CgroupHierarchy.active = CgroupHierarchy.host
   }
   let runtime: ProcessRuntime
   do {
