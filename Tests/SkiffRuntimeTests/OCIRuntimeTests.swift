@@ -205,6 +205,41 @@ final class OCIRuntimeTests: XCTestCase {
 
   // MARK: Running
 
+  func testTheContainerHasItsOwnNamespacesAndTheSandboxsNetwork() throws {
+    let netns = "skiff-oci-\(UInt32.random(in: 0 ... .max))"
+    let added = try Fixtures.run(["ip", "netns", "add", netns])
+    guard added.status == 0 else { throw XCTSkip("no network namespaces here: \(added.output)") }
+    defer { _ = try? Fixtures.run(["ip", "netns", "delete", netns]) }
+    try boot()
+    try importLayout()
+    let config = String(decoding: try JSONSerialization.data(withJSONObject: [
+      "metadata": ["name": "web-0", "namespace": "default", "uid": UUID().uuidString],
+      "linux": ["netns": "/run/netns/\(netns)"]]), as: UTF8.self)
+    let sandbox = try runtime.expectOK(runtime.call { vtable, done in
+      config.withCString { vtable.sandbox_create(vtable.`self`, $0, strlen($0), done) }
+    })["id"] as! String
+    let id = try runtime.createContainer(in: sandbox, [
+      "metadata": ["name": "main"], "image": ["image": TestImages.Built.layoutTag],
+      "command": ["sh", "-c", "echo pid $$; hostname; grep -c web-0 /etc/hosts; cut -d: -f1 /proc/net/dev | grep -v '|'"]])
+    _ = try runtime.start(id)
+    XCTAssertEqual(try waitForExit(id)["exitCode"] as? Int, 0)
+    // pid namespace: the command is init; uts: the pod's hostname; network: the sandbox's netns,
+    // which has only its loopback.
+    XCTAssertEqual(try stdout(id).map { $0.trimmingCharacters(in: .whitespaces) }, ["pid 1", "web-0", "1", "lo"])
+  }
+
+  func testAnUnknownNetworkNamespaceIsRefused() throws {
+    try boot()
+    let config = String(decoding: try JSONSerialization.data(withJSONObject: [
+      "metadata": ["name": "web-0", "namespace": "default", "uid": "u1"], "linux": ["netns": "/run/netns/absent"]]),
+                        as: UTF8.self)
+    let result = try runtime.call { vtable, done in
+      config.withCString { vtable.sandbox_create(vtable.`self`, $0, strlen($0), done) }
+    }
+    XCTAssertEqual(result.status, SKIFF_INVALID)
+    XCTAssertEqual(result.json["message"] as? String, "sandbox config: linux.netns /run/netns/absent does not exist")
+  }
+
   func testMemoryLimitEndsInOOMKilled() throws {
     guard Cgroups.mounts["memory"] != nil else { throw XCTSkip("no cgroup v1 memory controller on this host") }
     try boot()

@@ -35,7 +35,7 @@ import gzip, hashlib, io, json, os, sys, tarfile
 
 out = sys.argv[1]
 APPLETS = ["sh", "echo", "cat", "ls", "sleep", "tail", "pwd", "env", "id", "true", "false", "mkdir",
-           "touch", "head", "dd", "seq", "wc"]
+           "touch", "head", "dd", "seq", "wc", "hostname", "grep", "cut"]
 
 def tar_bytes(entries):
     buf = io.BytesIO()
