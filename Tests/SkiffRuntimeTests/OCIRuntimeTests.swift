@@ -383,6 +383,86 @@ final class OCIRuntimeTests: XCTestCase {
     XCTAssertTrue((missing.json["message"] as? String ?? "").contains("404"), missing.text)
   }
 
+  /// A registry of the test's own (Python's http.server) that demands a bearer token from its
+  /// token endpoint, as Docker Hub does, and serves `tampered/img` with a layer whose bytes do
+  /// not match its digest.
+  func startTokenRegistry() throws -> String {
+    let script = dir.appendingPathComponent("token-registry.py")
+    try #"""
+    import http.server, json, os, sys, urllib.parse
+    layout = sys.argv[1]
+    index = json.load(open(os.path.join(layout, "index.json")))
+    top = index["manifests"][0]["digest"]
+    def blob(d): return open(os.path.join(layout, "blobs", "sha256", d[7:]), "rb").read()
+    layers = json.loads(blob(top))["layers"]
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def reply(self, code, body=b"", headers={}):
+            self.send_response(code)
+            for k, v in headers.items(): self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        def do_GET(self):
+            url = urllib.parse.urlparse(self.path)
+            if url.path == "/token":
+                q = urllib.parse.parse_qs(url.query)
+                ok = q.get("service") == ["fake"] and q.get("scope", [""])[0].startswith("repository:")
+                return self.reply(200 if ok else 400, json.dumps({"token": "good-token"}).encode())
+            if self.headers.get("Authorization") != "Bearer good-token":
+                realm = "http://%s/token" % self.headers["Host"]
+                repo = url.path.split("/")[2] + "/" + url.path.split("/")[3]
+                return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token needed"}]}',
+                    {"WWW-Authenticate": 'Bearer realm="%s",service="fake",scope="repository:%s:pull"' % (realm, repo)})
+            parts = url.path.split("/")
+            repo, kind, ref = parts[2] + "/" + parts[3], parts[4], parts[5]
+            if kind == "manifests":
+                return self.reply(200, blob(top), {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+            body = blob(ref)
+            if repo == "tampered/img" and ref == layers[0]["digest"]:
+                body = body[:-1] + bytes([body[-1] ^ 0xff])
+            self.reply(200, body)
+        def log_message(self, *args): pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+    """#.write(to: script, atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    process.arguments = [script.path, image.layout]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    registry = process
+    var port = ""
+    while !port.hasSuffix("\n") {
+      let byte = output.fileHandleForReading.readData(ofLength: 1)
+      guard !byte.isEmpty else { throw TestFailure("the token registry did not start") }
+      port += String(decoding: byte, as: UTF8.self)
+    }
+    return "127.0.0.1:\(port.trimmingCharacters(in: .whitespacesAndNewlines))"
+  }
+
+  func testARegistryAskingForABearerTokenGetsOne() throws {
+    let address = try startTokenRegistry()
+    try boot()
+    let result = try pull("\(address)/test/img:1")
+    XCTAssertEqual(result.status, SKIFF_OK, result.text)
+    let id = try run(["command": ["cat", "/opq/new"]], image: "\(address)/test/img:1")
+    XCTAssertEqual(try waitForExit(id)["exitCode"] as? Int, 0)
+    XCTAssertEqual(try stdout(id), ["new"])
+  }
+
+  func testAPulledLayerWhoseBytesDoNotMatchItsDigestIsRefused() throws {
+    let address = try startTokenRegistry()
+    try boot()
+    let result = try pull("\(address)/tampered/img:1")
+    XCTAssertEqual(result.status, SKIFF_ERROR)
+    XCTAssertTrue((result.json["message"] as? String ?? "").contains("digest mismatch"), result.text)
+    XCTAssertEqual(try runtime.listImages().count, 0)
+    let blobs = try FileManager.default.contentsOfDirectory(atPath: "\(stateDir)/images/blobs/sha256")
+    XCTAssertEqual(blobs.count, 2, "only the manifest and config, which matched: \(blobs)")
+  }
+
   // MARK: The `skiff image` command
 
   func testImageCommandImportsPullsWithProgressAndLists() throws {
