@@ -13,8 +13,8 @@ func pluginLibrary(_ target: String, product: String, path: String,
 
 let plugins = [
   pluginLibrary("SkiffScheduler", product: "skiff_scheduler", path: "Plugins/Scheduler"),
-  // zlib: the image store inflates gzip'd layers.
-  pluginLibrary("SkiffRuntime", product: "skiff_runtime", path: "Plugins/Runtime", uses: ["CZlib"]),
+  // zlib: the image store inflates gzip'd layers; OpenSSL: it pulls from HTTPS registries.
+  pluginLibrary("SkiffRuntime", product: "skiff_runtime", path: "Plugins/Runtime", uses: ["CZlib", "COpenSSL"]),
   pluginLibrary("SkiffNetwork", product: "skiff_network", path: "Plugins/Network"),
   pluginLibrary("SkiffStorage", product: "skiff_storage", path: "Plugins/Storage"),
   pluginLibrary("SkiffGPU", product: "skiff_gpu", path: "Plugins/GPU"),
@@ -45,6 +45,8 @@ let package = Package(
                    providers: [.apt(["libsqlite3-dev"])]),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                    providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+                   providers: [.apt(["libssl-dev"])]),
     // No pkg-config file ships with http-parser: the module map links it by name.
     .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser",
                    providers: [.apt(["libhttp-parser-dev"])]),

@@ -325,7 +325,7 @@ final class OCIRuntimeTests: XCTestCase {
   // MARK: Pulling
 
   /// docker-registry on a free loopback port, with the test image pushed by skopeo.
-  func startRegistry() throws -> String {
+  func startRegistry(certificate: (cert: String, key: String)? = nil) throws -> String {
     guard FileManager.default.isExecutableFile(atPath: "/usr/bin/docker-registry"),
           FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo") else {
       throw XCTSkip("docker-registry and skopeo are not installed")
@@ -339,7 +339,8 @@ final class OCIRuntimeTests: XCTestCase {
           rootdirectory: \(dir.appendingPathComponent("registry").path)
       http:
         addr: 127.0.0.1:\(port)
-      """.write(to: config, atomically: true, encoding: .utf8)
+      """.appending(certificate.map { "\n  tls:\n    certificate: \($0.cert)\n    key: \($0.key)\n" } ?? "")
+      .write(to: config, atomically: true, encoding: .utf8)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
     process.arguments = ["serve", config.path]
@@ -461,6 +462,34 @@ final class OCIRuntimeTests: XCTestCase {
     XCTAssertEqual(try runtime.listImages().count, 0)
     let blobs = try FileManager.default.contentsOfDirectory(atPath: "\(stateDir)/images/blobs/sha256")
     XCTAssertEqual(blobs.count, 2, "only the manifest and config, which matched: \(blobs)")
+  }
+
+  /// A self-signed certificate for 127.0.0.1, made with the openssl command.
+  func makeCertificate() throws -> (cert: String, key: String) {
+    let cert = dir.appendingPathComponent("registry.pem").path, key = dir.appendingPathComponent("registry.key").path
+    let made = try Fixtures.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                                 "-subj", "/CN=skiff test registry", "-addext", "subjectAltName=IP:127.0.0.1",
+                                 "-keyout", key, "-out", cert])
+    guard made.status == 0 else { throw TestFailure("openssl: \(made.output)") }
+    return (cert, key)
+  }
+
+  func testAnHTTPSRegistryIsTrustedThroughItsConfiguredCAOnly() throws {
+    let certificate = try makeCertificate()
+    let address = try startRegistry(certificate: certificate)
+    // https:// although loopback, and its self-signed certificate is not among the system's CAs.
+    try boot(oci: "{registries: {\"\(address)\": {insecure: false}}}")
+    let untrusted = try pull("\(address)/test/busybox:1")
+    XCTAssertEqual(untrusted.status, SKIFF_ERROR)
+    XCTAssertTrue((untrusted.json["message"] as? String ?? "").contains("the certificate is not trusted: self-signed certificate"),
+                  untrusted.text)
+    stopKernel()
+    try boot(oci: "{registries: {\"\(address)\": {ca: \"\(certificate.cert)\"}}}")
+    let pulled = try pull("\(address)/test/busybox:1")
+    XCTAssertEqual(pulled.status, SKIFF_OK, pulled.text)
+    let id = try run(["command": ["cat", "/data/keep"]], image: "\(address)/test/busybox:1")
+    XCTAssertEqual(try waitForExit(id)["exitCode"] as? Int, 0)
+    XCTAssertEqual(try stdout(id), ["kept"])
   }
 
   // MARK: The `skiff image` command

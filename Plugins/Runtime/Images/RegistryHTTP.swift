@@ -1,6 +1,6 @@
-// A small HTTP/1.1 client over a socket, for talking to image registries: one request per
-// connection, bodies by Content-Length, chunked or until close, streamed to the caller so that a
-// layer never has to fit in memory. Plain HTTP only; TLS is not linked into the runtime yet.
+// A small HTTP/1.1 client for talking to image registries: one request per connection (plain or
+// TLS, RegistryConnection.swift), bodies by Content-Length, chunked or until close, streamed to
+// the caller so that a layer never has to fit in memory.
 import FoundationEssentials
 import Glibc
 
@@ -13,24 +13,26 @@ struct HTTPResponse {
 }
 
 struct HTTPURL: CustomStringConvertible {
+  var secure: Bool
   var host: String
   var port: UInt16
   /// Path and query, starting with "/".
   var target: String
 
-  init(host: String, port: UInt16, target: String) {
+  init(secure: Bool, host: String, port: UInt16, target: String) {
+    self.secure = secure
     self.host = host
     self.port = port
     self.target = target
   }
 
   init(_ text: String) throws(ImageError) {
-    guard text.hasPrefix("http://") else {
-      throw ImageError("\(text): only http:// registries are supported by this runtime (no TLS yet); "
-        + "list a plain-HTTP mirror under config.oci.registries.<host>.mirrors, or mark the "
-        + "registry insecure")
+    let scheme = text.prefix { $0 != ":" }
+    guard scheme == "http" || scheme == "https", text.dropFirst(scheme.count).hasPrefix("://") else {
+      throw ImageError("\(text): not an http:// or https:// URL")
     }
-    let rest = text.dropFirst("http://".count)
+    secure = scheme == "https"
+    let rest = text.dropFirst(scheme.count + 3)
     let slash = rest.firstIndex(of: "/") ?? rest.endIndex
     let authority = rest[..<slash]
     target = slash == rest.endIndex ? "/" : String(rest[slash...])
@@ -42,12 +44,14 @@ struct HTTPURL: CustomStringConvertible {
       self.port = port
     } else {
       host = String(authority)
-      port = 80
+      port = secure ? 443 : 80
     }
     host = host.trimmingBrackets
   }
 
-  var description: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(target)" }
+  var description: String {
+    "\(secure ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)\(target)"
+  }
 }
 
 extension String {
@@ -59,37 +63,30 @@ extension String {
 enum RegistryHTTP {
   /// GETs `url`, following up to five redirects. With `sink`, a 200 body goes to it in pieces
   /// and `body` stays empty; other bodies (errors) are read into `body`.
-  static func get(_ url: HTTPURL, headers: [String: String] = [:],
+  /// `ca`: a file of CA certificates trusted besides the system's, for https.
+  static func get(_ url: HTTPURL, headers: [String: String] = [:], ca: String? = nil,
                   sink: ((ArraySlice<UInt8>) throws(ImageError) -> Void)? = nil) throws(ImageError) -> HTTPResponse {
     var url = url
     for _ in 0..<6 {
-      let response = try request(url, headers: headers, sink: sink)
+      let response = try request(url, headers: headers, ca: ca, sink: sink)
       guard [301, 302, 303, 307, 308].contains(response.status), let location = response.headers["location"] else {
         return response
       }
-      url = location.hasPrefix("/") ? HTTPURL(host: url.host, port: url.port, target: location)
+      url = location.hasPrefix("/") ? HTTPURL(secure: url.secure, host: url.host, port: url.port, target: location)
         : try HTTPURL(location)
     }
     throw ImageError("\(url): too many redirects")
   }
 
-  private static func request(_ url: HTTPURL, headers: [String: String],
+  private static func request(_ url: HTTPURL, headers: [String: String], ca: String?,
                               sink: ((ArraySlice<UInt8>) throws(ImageError) -> Void)?) throws(ImageError) -> HTTPResponse {
-    let fd = try connect(url)
-    defer { close(fd) }
+    let connection = try RegistryConnection(url, ca: ca)
     var text = "GET \(url.target) HTTP/1.1\r\nHost: \(url.host):\(url.port)\r\nConnection: close\r\n"
       + "User-Agent: skiff-runtime\r\n"
     for (name, value) in headers { text += "\(name): \(value)\r\n" }
     text += "\r\n"
-    let bytes = Array(text.utf8)
-    var sent = 0
-    while sent < bytes.count {
-      let count = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-      if count < 0 && errno == EINTR { continue }
-      guard count > 0 else { throw ImageError("\(url): \(SystemError("sending the request"))") }
-      sent += count
-    }
-    let reader = SocketReader(fd: fd, url: url)
+    try connection.send(Array(text.utf8))
+    let reader = SocketReader(connection: connection, url: url)
     let statusLine = try reader.line()
     let parts = statusLine.split(separator: " ", maxSplits: 2)
     guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
@@ -117,61 +114,35 @@ enum RegistryHTTP {
     try reader.body(response.headers, deliver)
     return response
   }
-
-  private static func connect(_ url: HTTPURL) throws(ImageError) -> Int32 {
-    var hints = addrinfo()
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-    var found: UnsafeMutablePointer<addrinfo>?
-    let code = getaddrinfo(url.host, "\(url.port)", &hints, &found)
-    guard code == 0, let first = found else {
-      throw ImageError("\(url): cannot resolve \(url.host): \(String(cString: gai_strerror(code)))")
-    }
-    defer { freeaddrinfo(first) }
-    var lastError: Int32 = 0
-    var next: UnsafeMutablePointer<addrinfo>? = first
-    while let address = next {
-      next = address.pointee.ai_next
-      let fd = socket(address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue),
-                      address.pointee.ai_protocol)
-      guard fd >= 0 else { lastError = errno; continue }
-      // A registry that stops answering must not hang a pull forever.
-      var timeout = timeval(tv_sec: 60, tv_usec: 0)
-      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-      if Glibc.connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 { return fd }
-      lastError = errno
-      close(fd)
-    }
-    throw ImageError("\(url): \(SystemError("connecting to \(url.host):\(url.port)", code: lastError))")
-  }
 }
 
 /// Buffered reads from the socket: header lines, then the body in its framing.
 private final class SocketReader {
-  let fd: Int32
+  let connection: RegistryConnection
   let url: HTTPURL
   var buffer: [UInt8] = []
   var start = 0
   var closed = false
 
-  init(fd: Int32, url: HTTPURL) {
-    self.fd = fd
+  /// Allocated once, not an array: `receive` writes into it through a raw pointer.
+  private let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 1)
+
+  init(connection: RegistryConnection, url: HTTPURL) {
+    self.connection = connection
     self.url = url
   }
+
+  deinit { chunk.deallocate() }
 
   private func fill() throws(ImageError) -> Bool {
     if start > 0 {
       buffer.removeFirst(start)
       start = 0
     }
-    var chunk = [UInt8](repeating: 0, count: 256 * 1024)
-    while true {
-      let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-      if count < 0 && errno == EINTR { continue }
-      guard count >= 0 else { throw ImageError("\(url): \(SystemError("reading the response"))") }
-      if count == 0 { closed = true; return false }
-      buffer += chunk[0..<count]
-      return true
-    }
+    let count = try connection.receive(chunk)
+    if count == 0 { closed = true; return false }
+    buffer += chunk[0..<count]
+    return true
   }
 
   func line() throws(ImageError) -> String {

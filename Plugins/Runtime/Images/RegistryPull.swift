@@ -11,17 +11,21 @@ struct RegistryConfig: Decodable, Sendable {
   var registries: [String: Registry] = [:]
 
   struct Registry: Decodable, Sendable {
-    /// Base URLs (`http://host:port`) serving the same repositories.
+    /// Base URLs (`https://host:port`, or `http://`) serving the same repositories.
     var mirrors: [String]?
-    /// Reach the registry itself over http://.
+    /// true: reach the registry over plain http://; false: https:// even on loopback. Unset:
+    /// https://, except loopback registries, which are plain HTTP.
     var insecure: Bool?
+    /// A PEM file of CA certificates to trust, besides the system's, for it and its mirrors.
+    var ca: String?
   }
 
   /// Where to look for `registry`'s repositories, in order.
   func endpoints(for registry: String) -> [String] {
     let own = registries[registry]
     let host = registry.split(separator: ":").first.map(String.init) ?? registry
-    let plain = own?.insecure == true || ["127.0.0.1", "localhost", "[::1]"].contains(host)
+    let loopback = ["127.0.0.1", "localhost", "[::1]"].contains(host) && own?.ca == nil
+    let plain = own?.insecure ?? loopback
     let home = registry == ImageReference.defaultRegistry ? "registry-1.docker.io" : registry
     return (own?.mirrors ?? []).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
       + ["\(plain ? "http" : "https")://\(home)"]
@@ -46,7 +50,8 @@ extension ImageStore {
     var failures: [String] = []
     for endpoint in registries.endpoints(for: reference.registry) {
       do throws(ImageError) {
-        let session = RegistrySession(endpoint: endpoint, repository: reference.repository, auth: auth)
+        let session = RegistrySession(endpoint: endpoint, repository: reference.repository, auth: auth,
+                                      ca: registries.registries[reference.registry]?.ca)
         return try pull(reference, from: session, progress: progress)
       } catch {
         // A mirror that lacks the image or is down hands over to the next; a bad blob does not.
@@ -137,12 +142,14 @@ final class RegistrySession {
   let endpoint: String
   let repository: String
   let auth: RegistryAuth?
+  let ca: String?
   private var authorization: String?
 
-  init(endpoint: String, repository: String, auth: RegistryAuth?) {
+  init(endpoint: String, repository: String, auth: RegistryAuth?, ca: String?) {
     self.endpoint = endpoint
     self.repository = repository
     self.auth = auth
+    self.ca = ca
     if let token = auth?.registryToken { authorization = "Bearer \(token)" }
   }
 
@@ -151,12 +158,12 @@ final class RegistrySession {
     let url = try HTTPURL("\(endpoint)/v2/\(repository)/\(path)")
     var headers = ["Accept": accept]
     if let authorization { headers["Authorization"] = authorization }
-    let response = try RegistryHTTP.get(url, headers: headers, sink: sink)
+    let response = try RegistryHTTP.get(url, headers: headers, ca: ca, sink: sink)
     guard response.status == 401, authorization == nil || authorization?.hasPrefix("Bearer") == true,
           let challenge = response.headers["www-authenticate"] else { return response }
     authorization = try answer(challenge)
     headers["Authorization"] = authorization
-    return try RegistryHTTP.get(url, headers: headers, sink: sink)
+    return try RegistryHTTP.get(url, headers: headers, ca: ca, sink: sink)
   }
 
   /// Basic: the request's credentials. Bearer: a token from the challenge's realm, asked with
@@ -179,7 +186,7 @@ final class RegistrySession {
     if let service = parameters["service"] { query.append("service=\(Self.escape(service))") }
     query.append("scope=\(Self.escape(parameters["scope"] ?? "repository:\(repository):pull"))")
     let url = try HTTPURL(realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&"))
-    let response = try RegistryHTTP.get(url, headers: basic.map { ["Authorization": $0] } ?? [:])
+    let response = try RegistryHTTP.get(url, headers: basic.map { ["Authorization": $0] } ?? [:], ca: ca)
     struct Token: Decodable {
       var token: String?
       var access_token: String?
