@@ -97,9 +97,11 @@ final class RegistryConnection {
   private func failure(_ what: String) -> String {
     let code = ERR_get_error()
     guard code != 0 else { return "\(SystemError(what))" }
-    var text = [CChar](repeating: 0, count: 256)
-    ERR_error_string_n(code, &text, text.count)
-    return "\(what): \(String(cString: text))"
+    var text = [UInt8](repeating: 0, count: 256)
+    text.withUnsafeMutableBufferPointer { buffer in
+      buffer.withMemoryRebound(to: CChar.self) { ERR_error_string_n(code, $0.baseAddress, $0.count) }
+    }
+    return "\(what): \(String(decoding: text.prefix { $0 != 0 }, as: UTF8.self))"
   }
 
   private static func connect(_ url: HTTPURL) throws(ImageError) -> Int32 {
