@@ -24,22 +24,41 @@ final class ImageStore: Sendable {
         throw ImageError("image store: \(error)")
       }
     }
-    if let data = FileManager.default.contents(atPath: indexFile) {
-      guard let saved = try? JSONDecoder().decode([ImageRecord].self, from: data) else {
-        throw ImageError("image store: \(indexFile) is not a valid image list; move it away to start afresh")
-      }
-      records.withLock { $0 = saved }
+    if FileManager.default.fileExists(atPath: indexFile) && savedRecords() == nil {
+      throw ImageError("image store: \(indexFile) is not a valid image list; move it away to start afresh")
     }
+    records.withLock { $0 = savedRecords() ?? [] }
   }
 
   private var indexFile: String { "\(root)/images.json" }
+
+  /// images.json as another process (`skiff image import` beside a running server) may have
+  /// left it.
+  private func savedRecords() -> [ImageRecord]? {
+    FileManager.default.contents(atPath: indexFile).flatMap { try? JSONDecoder().decode([ImageRecord].self, from: $0) }
+  }
+
+  /// Holds an exclusive lock on images.json's lock file while `body` reads and rewrites it.
+  private func withIndexLocked<T>(_ body: () -> T) -> T {
+    let fd = open("\(root)/images.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    if fd >= 0 {
+      while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+    }
+    defer { if fd >= 0 { close(fd) } }
+    return body()
+  }
 
   func blobPath(_ digest: String) -> String { "\(root)/blobs/sha256/\(digest.dropFirst(7))" }
   func layerPath(_ digest: String) -> String { "\(root)/layers/\(digest.dropFirst(7))" }
 
   // MARK: Listing and resolving
 
-  func list() -> [ImageRecord] { records.withLock { $0 } }
+  func list() -> [ImageRecord] {
+    records.withLock { all in
+      if let saved = savedRecords() { all = saved }
+      return all
+    }
+  }
 
   /// The image a container names: by tag (`busybox`, `busybox:1`), by digest (`name@sha256:..`),
   /// or by id (`sha256:...` or a unique prefix of its hex).
@@ -79,7 +98,8 @@ final class ImageStore: Sendable {
     let image = ImageRecord(
       id: config.digest, manifestDigest: manifestDigest, repoTags: tags, repoDigests: repoDigests,
       layers: layers.map(\.digest), size: config.size + layers.reduce(0) { $0 + $1.size })
-    let saved = records.withLock { all -> [ImageRecord] in
+    let saved = records.withLock { all -> [ImageRecord] in withIndexLocked {
+      all = savedRecords() ?? all
       for index in all.indices { all[index].repoTags.removeAll { tags.contains($0) } }
       if let index = all.firstIndex(where: { $0.id == image.id }) {
         all[index].repoTags = Array(Set(all[index].repoTags + tags)).sorted()
@@ -93,7 +113,7 @@ final class ImageStore: Sendable {
       encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
       try? encoder.encode(all).write(to: URL(fileURLWithPath: indexFile), options: .atomic)
       return all
-    }
+    } }
     return saved.first { $0.id == image.id }!
   }
 

@@ -55,8 +55,9 @@ enum OCIRuntimeStart {
   }
 }
 
-/// The slots. Work that unpacks, forks runc or downloads goes to the kernel's thread pool; stop
-/// signals through runc off the loop; status and logs answer from memory on the loop.
+/// The slots. Work that touches files, unpacks, forks runc or downloads goes to the kernel's
+/// thread pool; stop signals through runc off the loop; status and logs answer from memory on the
+/// loop.
 private func ociVTable(_ runtime: OCIRuntime) -> skiff_runtime_plugin {
   PluginHost.vtable(skiff_runtime_plugin.self, name: "oci", self: Unmanaged.passUnretained(runtime).toOpaque()) { vtable in
     vtable.sandbox_create = { me, config, length, done in
@@ -114,8 +115,9 @@ private func ociVTable(_ runtime: OCIRuntime) -> skiff_runtime_plugin {
       return PluginHost.queueWork { runtime.pullImage(json, done: done) }
     }
     vtable.image_list = { me, done in
-      instance(me).listImages(done: done)
-      return SKIFF_OK
+      // Reads images.json, which another process may have rewritten: off the loop.
+      let runtime = instance(me)
+      return PluginHost.queueWork { runtime.listImages(done: done) }
     }
   }
 }
