@@ -153,6 +153,23 @@ final class OCIRuntimeTests: XCTestCase {
     XCTAssertEqual(try stdout(command), ["only this"])
   }
 
+  func testTheImagesUserRunsTheProcessAndAnUnknownUserIsRefused() throws {
+    try boot()
+    for (user, expected) in [("nobody", "65534 65534"), ("1000:nogroup", "1000 65534"), ("root", "0 0")] {
+      let built = try TestImages.build(in: dir.appendingPathComponent("user-\(user)"), user: user)
+      XCTAssertEqual(try pull("oci:\(built.layout)").status, SKIFF_OK)
+      let id = try run(["command": ["sh", "-c", "echo $(id -u) $(id -g)"]])
+      XCTAssertEqual(try waitForExit(id)["exitCode"] as? Int, 0, user)
+      XCTAssertEqual(try stdout(id), [expected], user)
+    }
+    let unknown = try TestImages.build(in: dir.appendingPathComponent("user-ghost"), user: "ghost")
+    XCTAssertEqual(try pull("oci:\(unknown.layout)").status, SKIFF_OK)
+    let result = try runtime.call(sandbox: try runtime.createSandbox("ghost"), [
+      "metadata": ["name": "main"], "image": ["image": TestImages.Built.layoutTag]])
+    XCTAssertEqual(result.status, SKIFF_ERROR)
+    XCTAssertTrue((result.json["message"] as? String ?? "").contains("the image's user \"ghost\" is not in its /etc/passwd"), result.text)
+  }
+
   func testWhiteoutsAndOpaqueDirectoriesHideLowerLayers() throws {
     for rootfs in ["overlay", "copy"] {
       try boot(oci: "{rootfs: \(rootfs)}")

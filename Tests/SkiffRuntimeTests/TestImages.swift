@@ -16,14 +16,15 @@ enum TestImages {
     static let dockerTag = "skiff.test/busybox:docker"
   }
 
-  static func build(in folder: URL) throws -> Built {
+  /// `user`: the config's User (none by default).
+  static func build(in folder: URL, user: String? = nil) throws -> Built {
     guard FileManager.default.isExecutableFile(atPath: "/bin/busybox") else {
       throw XCTSkip("busybox-static is not installed (apt-get install busybox-static)")
     }
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     let script = folder.appendingPathComponent("make-image.py")
     try builder.write(to: script, atomically: true, encoding: .utf8)
-    let result = try Fixtures.run(["python3", script.path, folder.path])
+    let result = try Fixtures.run(["python3", script.path, folder.path] + (user.map { [$0] } ?? []))
     guard result.status == 0 else { throw TestFailure("building the test image: \(result.output)") }
     return Built(layout: folder.appendingPathComponent("layout").path,
                  layoutArchive: folder.appendingPathComponent("layout.tar").path,
@@ -34,6 +35,7 @@ enum TestImages {
 import gzip, hashlib, io, json, os, sys, tarfile
 
 out = sys.argv[1]
+user = sys.argv[2] if len(sys.argv) > 2 else None
 APPLETS = ["sh", "echo", "cat", "ls", "sleep", "tail", "pwd", "env", "id", "true", "false", "mkdir",
            "touch", "head", "dd", "seq", "wc", "hostname", "grep", "cut"]
 
@@ -69,10 +71,13 @@ layer2_plain = tar_bytes(top)
 layer2 = gzip.compress(layer2_plain, mtime=0)
 digest = lambda b: "sha256:" + hashlib.sha256(b).hexdigest()
 
+process = {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo image-default $GREETING; pwd"],
+           "Env": ["PATH=/bin", "GREETING=from-image"], "WorkingDir": "/data"}
+if user:
+    process["User"] = user
 config = json.dumps({
     "architecture": "amd64", "os": "linux",
-    "config": {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo image-default $GREETING; pwd"],
-               "Env": ["PATH=/bin", "GREETING=from-image"], "WorkingDir": "/data"},
+    "config": process,
     "rootfs": {"type": "layers", "diff_ids": [digest(layer1), digest(layer2_plain)]},
 }, sort_keys=True).encode()
 manifest = json.dumps({
