@@ -174,9 +174,9 @@ final class OCIRuntimeTests: XCTestCase {
     for rootfs in ["overlay", "copy"] {
       try boot(oci: "{rootfs: \(rootfs)}")
       try importLayout()
-      let id = try run(["command": ["sh", "-c", "ls /data; ls /opq; cat /data/keep"]])
+      let id = try run(["command": ["sh", "-c", "ls /data; ls /opq; cat /data/keep /data/keep-linked /deep/d*"]])
       XCTAssertEqual(try waitForExit(id)["exitCode"] as? Int, 0, rootfs)
-      XCTAssertEqual(try stdout(id), ["keep", "new", "kept"], rootfs)
+      XCTAssertEqual(try stdout(id), ["keep", "keep-linked", "new", "kept", "kept", "long name"], rootfs)
       XCTAssertEqual(try runtime.remove(id).status, SKIFF_OK)
       stopKernel()
     }

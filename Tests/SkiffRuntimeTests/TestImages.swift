@@ -51,6 +51,9 @@ def tar_bytes(entries):
             elif kind == "link":
                 info.type, info.linkname = tarfile.SYMTYPE, data
                 tar.addfile(info)
+            elif kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, data
+                tar.addfile(info)
             else:
                 info.size, info.mode = len(data), 0o755 if kind == "exe" else 0o644
                 tar.addfile(info, io.BytesIO(data))
@@ -62,7 +65,10 @@ base += [("bin/" + a, "link", "busybox") for a in APPLETS]
 base += [("etc", "dir", None), ("etc/passwd", "file", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n"),
          ("etc/group", "file", b"root:x:0:\nnogroup:x:65534:\n"),
          ("data", "dir", None), ("data/keep", "file", b"kept\n"), ("data/gone", "file", b"hidden by a whiteout\n"),
-         ("opq", "dir", None), ("opq/old", "file", b"hidden by an opaque directory\n"), ("tmp", "dir", None)]
+         ("opq", "dir", None), ("opq/old", "file", b"hidden by an opaque directory\n"), ("tmp", "dir", None),
+         # Longer than ustar's 100-byte name field: a GNU long-name entry.
+         ("deep", "dir", None), ("deep/" + "d" * 120, "file", b"long name\n"),
+         ("data/keep-linked", "hardlink", "data/keep")]
 top = [("data", "dir", None), ("data/.wh.gone", "file", b""), ("opq", "dir", None),
        ("opq/.wh..wh..opq", "file", b""), ("opq/new", "file", b"new\n")]
 
