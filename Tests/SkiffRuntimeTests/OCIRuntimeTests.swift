@@ -339,6 +339,25 @@ final class OCIRuntimeTests: XCTestCase {
     XCTAssertEqual(list.output.trimmingCharacters(in: .whitespacesAndNewlines), "")
   }
 
+  func testRemovingASandboxKillsAndRemovesItsContainers() throws {
+    try boot()
+    try importLayout()
+    let sandbox = try runtime.createSandbox()
+    let ids = try (0..<2).map { index in
+      try runtime.createContainer(in: sandbox, ["metadata": ["name": "c\(index)"], "image": ["image": TestImages.Built.layoutTag],
+                                                "command": ["sleep", "1000"]])
+    }
+    for id in ids { _ = try runtime.start(id) }
+    let removed = try runtime.call { vtable, done in vtable.sandbox_remove(vtable.`self`, sandbox, done) }
+    XCTAssertEqual(removed.status, SKIFF_OK, removed.text)
+    XCTAssertEqual(try runtime.statusOfAll().count, 0)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: "\(stateDir)/oci/sandboxes/\(sandbox)"))
+    let list = try Fixtures.run(["runc", "--root", "\(stateDir)/oci/runc", "list", "-q"])
+    XCTAssertEqual(list.output.trimmingCharacters(in: .whitespacesAndNewlines), "")
+    let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
+    XCTAssertFalse(ids.contains { mounts.contains($0) }, "a root filesystem is still mounted")
+  }
+
   // MARK: Pulling
 
   /// docker-registry on a free loopback port, with the test image pushed by skopeo.
