@@ -3,9 +3,9 @@
 
 SWIFT ?= swift
 # What building needs: the system libraries the kernel links, found by pkg-config.
-BUILD_PACKAGES := pkg-config libuv1-dev libyaml-dev libffi-dev libsqlite3-dev libhttp-parser-dev
+BUILD_PACKAGES := pkg-config libuv1-dev libyaml-dev libffi-dev libsqlite3-dev libhttp-parser-dev zlib1g-dev libssl-dev
 # What the tests use besides: cc for C plugins, nm for the one-symbol rule, ip for pod networks.
-TEST_PACKAGES := gcc libc6-dev binutils iproute2 iputils-ping procps python3 curl
+TEST_PACKAGES := gcc libc6-dev binutils iproute2 iputils-ping procps python3 curl runc busybox-static skopeo docker-registry
 DATA_DIR ?= skiff-data
 PROFILE ?= profiles/default.yaml
 PLUGIN_CFLAGS := -shared -fPIC -O2 -std=c11 -Wall -Wextra -Werror -fvisibility=hidden -I Sources/SkiffABI/include

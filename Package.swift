@@ -5,14 +5,16 @@ import PackageDescription
 /// A subsystem's plugin library: a target under Plugins/ (explicit path, since SwiftPM would treat
 /// a folder named Plugins as package plugins) shipped as a dynamic library the kernel dlopen()s.
 /// It depends on the ABI and the Swift helper only, never on the kernel.
-func pluginLibrary(_ target: String, product: String, path: String) -> (Product, Target) {
+func pluginLibrary(_ target: String, product: String, path: String,
+                   uses: [Target.Dependency] = []) -> (Product, Target) {
   (.library(name: product, type: .dynamic, targets: [target]),
-   .target(name: target, dependencies: ["SkiffABI", "PluginKit", "SystemKit"], path: path))
+    .target(name: target, dependencies: ["SkiffABI", "PluginKit", "SystemKit"] + uses, path: path))
 }
 
 let plugins = [
   pluginLibrary("SkiffScheduler", product: "skiff_scheduler", path: "Plugins/Scheduler"),
-  pluginLibrary("SkiffRuntime", product: "skiff_runtime", path: "Plugins/Runtime"),
+  // zlib: the image store inflates gzip'd layers; OpenSSL: it pulls from HTTPS registries.
+  pluginLibrary("SkiffRuntime", product: "skiff_runtime", path: "Plugins/Runtime", uses: ["CZlib", "COpenSSL"]),
   pluginLibrary("SkiffNetwork", product: "skiff_network", path: "Plugins/Network"),
   pluginLibrary("SkiffStorage", product: "skiff_storage", path: "Plugins/Storage"),
   pluginLibrary("SkiffGPU", product: "skiff_gpu", path: "Plugins/GPU"),
@@ -41,6 +43,10 @@ let package = Package(
                    providers: [.apt(["libffi-dev"])]),
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                    providers: [.apt(["libsqlite3-dev"])]),
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                   providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+                   providers: [.apt(["libssl-dev"])]),
     // No pkg-config file ships with http-parser: the module map links it by name.
     .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser",
                    providers: [.apt(["libhttp-parser-dev"])]),

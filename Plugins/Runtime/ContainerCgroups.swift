@@ -1,25 +1,35 @@
-// A container's cgroups, one under each cgroup v1 controller the host mounts (memory, cpu, pids):
-// created with the container's limits before its process runs, read for OOM kills when it exits,
-// removed with the container.
+// A container's cgroups, one under each cgroup v1 controller the host mounts (memory, cpu, pids),
+// or one in the v2 unified hierarchy (CgroupHierarchy.swift): created with the container's limits
+// before its process runs, read for OOM kills when it exits, removed with the container.
 import FoundationEssentials
 import Glibc
 import SystemKit
 
 struct ContainerCgroups {
   /// The v1 controllers whose limits a container's resources set.
-  enum Controller: String, CaseIterable {
+  enum Controller: String, CaseIterable, Sendable {
     case memory, cpu, pids
   }
 
-  /// `<mount>/<parent>/<id>` for each mounted controller.
+  /// `<mount>/<parent>/<id>` for each mounted controller (v2: the one cgroup, for each).
   let directories: [Controller: String]
+  let hierarchy: CgroupHierarchy
   /// Controllers this host does not mount; the container runs without them.
   var missing: [Controller] { Controller.allCases.filter { directories[$0] == nil } }
 
-  init(parent: String, id: String) {
+  init(parent: String, id: String, hierarchy: CgroupHierarchy = CgroupHierarchy.active) {
     let relative = parent.split(separator: "/").joined(separator: "/")
-    directories = Self.mounts.mapValues { relative.isEmpty ? "\($0)/\(id)" : "\($0)/\(relative)/\(id)" }
+    let path = { (mount: String) in relative.isEmpty ? "\(mount)/\(id)" : "\(mount)/\(relative)/\(id)" }
+    self.hierarchy = hierarchy
+    switch hierarchy {
+    case .v1(let mounts): directories = mounts.mapValues(path)
+    case .v2(let root, let controllers):
+      directories = Dictionary(uniqueKeysWithValues: controllers.map { ($0, path(root)) })
+    }
   }
+
+  /// Each cgroup once (v2 has one for every controller).
+  private var distinctDirectories: [String] { Array(Set(directories.values)).sorted() }
 
   /// Where each controller's hierarchy is mounted, from /proc/self/mounts: `cpu` may share a
   /// mount with `cpuacct` (`/sys/fs/cgroup/cpu,cpuacct`), so the mount options decide, not names.
@@ -40,6 +50,15 @@ struct ContainerCgroups {
   /// Creates the cgroups and writes the limits; a limit a controller cannot take is an error,
   /// since running without it would silently break the container's contract.
   func create(applying resources: LinuxResources) throws(SystemError) {
+    if case .v2(let root, let controllers) = hierarchy, let directory = distinctDirectories.first {
+      try CgroupV2.delegate(controllers, root: root, down: directory)
+      for controller in controllers {
+        for (file, value) in CgroupV2.settings(for: controller, from: resources, in: directory) {
+          try CgroupV2.write(value, to: "\(directory)/\(file)")
+        }
+      }
+      return
+    }
     for (controller, directory) in directories {
       // Parents too: they are shared by every container under the same cgroupParent.
       try KernelFiles.makeDirectory(directory)
@@ -91,7 +110,11 @@ struct ContainerCgroups {
 
   /// Moves a process into every cgroup.
   func place(_ pid: pid_t) throws(SystemError) {
-    for directory in directories.values {
+    for directory in distinctDirectories {
+      if case .v2 = hierarchy {
+        try CgroupV2.write("\(pid)", to: "\(directory)/cgroup.procs")
+        continue
+      }
       try KernelFiles.write("\(pid)", to: "\(directory)/cgroup.procs")
     }
   }
@@ -101,6 +124,7 @@ struct ContainerCgroups {
   /// is the best evidence there is.
   var sawOOMKill: Bool {
     guard let directory = directories[.memory] else { return false }
+    if case .v2 = hierarchy { return CgroupV2.sawOOMKill(in: directory) }
     let control = KernelFiles.read("\(directory)/memory.oom_control") ?? ""
     for line in control.split(separator: "\n") where line.hasPrefix("oom_kill ") {
       return (Int(line.dropFirst("oom_kill ".count)) ?? 0) > 0
@@ -112,7 +136,7 @@ struct ContainerCgroups {
   /// Kills whatever is left in the cgroups (descendants that left the container's process group)
   /// and removes them. A cgroup that is already gone is fine.
   func remove() throws(SystemError) {
-    for directory in directories.values {
+    for directory in distinctDirectories {
       var attempts = 0
       while rmdir(directory) != 0 {
         guard errno == EBUSY, attempts < 100 else {

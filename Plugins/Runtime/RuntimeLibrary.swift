@@ -1,5 +1,6 @@
-// The `runtime` plugin library. It registers one runtime, `process`, which runs each container's
-// command as a host process in its own session and cgroups, with its output in a CRI log file.
+// The `runtime` plugin library. It registers two runtimes: `process`, which runs each container's
+// command as a host process in its own session and cgroups, with its output in a CRI log file,
+// and `oci` (OCI/), which runs containers from images with runc.
 import FoundationEssentials
 import Glibc
 import PluginKit
@@ -10,7 +11,7 @@ public func skiffPluginInit(_ host: UnsafePointer<skiff_host>?,
                             _ plugin: UnsafeMutablePointer<skiff_plugin>?) -> Int32 {
   PluginHost.describe(plugin, host: host, name: "runtime", version: "0.1.0",
                       kind: SKIFF_KIND_RUNTIME,
-                      summary: "container runtimes: process (host processes in cgroups)",
+                      summary: "container runtimes: process (host processes in cgroups), oci (images, runc)",
                       start: startRuntime, stop: stopRuntime)
 }
 
@@ -20,11 +21,17 @@ private struct RuntimeConfig: Decodable {
   var stateDir: String?
   /// The cgroup under which each container gets its own, unless its sandbox names another.
   var cgroupParent: String?
+  /// Where the cgroup hierarchy is mounted (v2: its root; v1: the folder holding memory, cpu,
+  /// pids). Default: found from /sys/fs/cgroup and /proc/self/mounts.
+  var cgroupRoot: String?
+  /// The `oci` runtime and its image store (OCI/OCIVTable.swift).
+  var oci: OCIConfig?
 }
 
 /// The instance `stop` detaches. The library is never unloaded, so a kernel started again in the
 /// same process starts a fresh instance, which re-adopts what this one left.
 nonisolated(unsafe) private var current: ProcessRuntime?
+nonisolated(unsafe) private var currentOCI: OCIRuntime?
 
 private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int) -> skiff_status = {
   ctx, json, length in
@@ -42,6 +49,16 @@ private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?,
       + "sandboxes, container state and logs")
     return SKIFF_INVALID
   }
+  if let root = config.cgroupRoot {
+    guard let hierarchy = CgroupHierarchy.at(root) else {
+      PluginHost.error("config.cgroupRoot: \(root) holds neither cgroup.controllers (cgroup v2) nor "
+        + "memory, cpu or pids folders (cgroup v1)")
+      return SKIFF_INVALID
+    }
+    CgroupHierarchy.active = hierarchy
+  } else {
+    CgroupHierarchy.active = CgroupHierarchy.host
+  }
   let runtime: ProcessRuntime
   do {
     runtime = try ProcessRuntime(stateDir: stateDir, cgroupParent: config.cgroupParent ?? "skiff")
@@ -55,6 +72,13 @@ private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?,
     return status
   }
   current = runtime
+  switch OCIRuntimeStart.start(config.oci, stateDir: stateDir, cgroupParent: config.cgroupParent ?? "skiff") {
+  case .success(let oci): currentOCI = oci
+  case .failure(let failure):
+    runtime.detach()
+    current = nil
+    return failure.status
+  }
   return SKIFF_OK
 }
 
@@ -62,6 +86,8 @@ private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?,
 private let stopRuntime: @convention(c) (OpaquePointer?) -> Void = { _ in
   current?.detach()
   current = nil
+  currentOCI?.detach()
+  currentOCI = nil
 }
 
 /// The `process` runtime's slots. Work that touches files or forks goes to the kernel's thread

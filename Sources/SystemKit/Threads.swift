@@ -79,7 +79,7 @@ public final class Lock: @unchecked Sendable {
   public func lock() { pthread_mutex_lock(mutex) }
   public func unlock() { pthread_mutex_unlock(mutex) }
 
-  public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+  public func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
     lock()
     defer { unlock() }
     return try body()

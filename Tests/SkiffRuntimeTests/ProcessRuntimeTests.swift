@@ -439,16 +439,16 @@ struct Outcome {
   }
 }
 
-/// Calls the `process` runtime's slots on the kernel's loop, as the kernel would, and waits for
+/// Calls a runtime's slots (`process` unless named) on the kernel's loop, as the kernel would, and waits for
 /// each completion.
 final class RuntimeDriver: @unchecked Sendable {
   let kernel: RunningKernel
   let vtable: skiff_runtime_plugin
 
-  init(_ kernel: RunningKernel) throws {
+  init(_ kernel: RunningKernel, named name: String = "process") throws {
     self.kernel = kernel
-    guard let runtime = kernel.kernel.extensions.runtime(named: "process") else {
-      throw TestFailure("no runtime named process was registered")
+    guard let runtime = kernel.kernel.extensions.runtime(named: name) else {
+      throw TestFailure("no runtime named \(name) was registered")
     }
     vtable = runtime.vtable.pointee
   }
