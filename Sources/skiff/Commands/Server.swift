@@ -4,6 +4,7 @@ import APIServer
 import ArgumentParser
 import Foundation
 import Kernel
+import NodeAgent
 import Scheduling
 import Store
 
@@ -41,6 +42,7 @@ struct Server: ParsableCommand {
     api.metricsSources.append { kernel.metrics.exposition() }
     let outcomes = SchedulingThroughAPI(api)
     var scheduler: Scheduler?
+    var agent: NodeAgent?
     loop.execute {
       do throws(PluginLoadError) {
         try kernel.start()
@@ -51,6 +53,7 @@ struct Server: ParsableCommand {
       // Before anything can print "ready": a signal right after it must find the handlers.
       kernel.stopOnSignals {
         scheduler?.stop()
+        agent?.stop()
         api.stop()
         store.close()
       }
@@ -69,6 +72,17 @@ struct Server: ParsableCommand {
               api.schedulerExplanation = { scheduler?.explanation(namespace: $0, name: $1) }
             } catch {
               fail("cannot start the scheduler: \(error)")
+            }
+          }
+          // The all-in-one server is also a node when its profile says how the agent runs.
+          if let section = profile.agent {
+            do {
+              let settings = try AgentSettings(section, dataDir: dataDir)
+              agent = try NodeAgent(settings: settings, kernel: kernel,
+                                    server: APIAddress("http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(bound)"))
+              try agent?.start()
+            } catch {
+              fail("cannot start the node agent: \(error)")
             }
           }
           let kubeconfig = dataDir + "/kubeconfig"
