@@ -170,7 +170,11 @@ final class NodeAgentTests: XCTestCase {
     defer { if follower.isRunning { follower.terminate(); follower.waitUntilExit() } }
     var followed = ""
     let reader = output.fileHandleForReading
-    while !followed.contains("line3") { followed += String(decoding: reader.availableData, as: UTF8.self) }
+    while !followed.contains("line3") {
+      let data = reader.availableData
+      if data.isEmpty { break }  // kubectl ended: the assertion below says what it printed
+      followed += String(decoding: data, as: UTF8.self)
+    }
     FileManager.default.createFile(atPath: "\(work)/go", contents: Data())
     while !followed.contains("later") {
       let data = reader.availableData
@@ -292,7 +296,7 @@ final class NodeAgentTests: XCTestCase {
         containers:
         - {name: main, image: none, command: [tail, /dev/zero], resources: {limits: {memory: 32Mi}}}
       """)
-    let killed = try waitForPod("hungry", "Failed", seconds: 60) { self.phase($0) == "Failed" }
+    let killed = try waitForPod("hungry", seconds: 60, "Failed") { self.phase($0) == "Failed" }
     let terminated = (containerStatus(killed)["state"] as? [String: Any])?["terminated"] as? [String: Any]
     XCTAssertEqual(terminated?["reason"] as? String, "OOMKilled")
     XCTAssertEqual(terminated?["exitCode"] as? Int, 137)
