@@ -64,8 +64,10 @@ let package = Package(
     .target(name: "Scheduling", dependencies: ["Kernel", "Store", "ObjectModel", "SkiffABI", "SystemKit"]),
     // The Kubernetes API: REST on the HTTP server, objects in the store.
     .target(name: "APIServer", dependencies: ["Kernel", "HTTP", "Store", "ObjectModel", "SystemKit"]),
+    // The node agent (kubelet's role): runs the pods bound to its node through a runtime plugin.
+    .target(name: "NodeAgent", dependencies: ["Kernel", "HTTP", "ObjectModel", "SkiffABI", "SystemKit"]),
     .executableTarget(name: "skiff", dependencies: [
-      "Kernel", "APIServer", "Scheduling", "Store", "ObjectModel", "SystemKit",
+      "Kernel", "APIServer", "Scheduling", "Store", "ObjectModel", "NodeAgent", "SystemKit",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     // The revisioned key-value store behind the API (etcd's shape, SQLite underneath).
@@ -85,6 +87,7 @@ let package = Package(
     // Writes to a store until killed; the crash test runs it and checks what survived.
     .executableTarget(name: "store-torture", dependencies: ["Store", "Kernel"],
                       path: "Tests/Tools/StoreTorture"),
+    .testTarget(name: "NodeAgentTests", dependencies: ["SkiffTestSupport"]),
     .testTarget(name: "SkiffSchedulerTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffGPUTests", dependencies: ["Kernel", "SkiffTestSupport"]),
     .testTarget(name: "SkiffAutoscaleTests", dependencies: ["Kernel", "SkiffTestSupport"]),

@@ -165,7 +165,7 @@ public final class APIServer: @unchecked Sendable {
     case ("GET", .some, "scale"):
       try getScale(target, responder)
     case ("GET", .some, "log"):
-      throw APIError.badRequest("pod logs are served by the node agent, which this server does not run yet")
+      try podLog(request, target, responder)
     case ("POST", nil, nil):
       try create(request, target, responder)
     case ("POST", .some, "binding"):

@@ -40,6 +40,15 @@ extension APIServer {
         + "ResourceVersion in object meta: \(kv.modRevision)")
     }
     if isDryRun(request) { return sendObject(responder, 200, object, target.type, request) }
+    if target.type.kind == "Pod" && target.type.group.isEmpty,
+       let grace = Self.gracefulPodDeletion(object, requested: options.gracePeriodSeconds) {
+      return markPodTerminating(kv: kv, object: object, grace: grace) { [self] result in
+        switch result {
+        case .success(let marked): sendObject(responder, 200, marked, target.type, request)
+        case .failure(let error): fail(responder, error)
+        }
+      }
+    }
     deleteObject(target.type, kv: kv, object: object, propagation: options.propagation) { [self] result in
       switch result {
       case .success(let final): sendObject(responder, 200, final, target.type, request)
@@ -89,6 +98,38 @@ extension APIServer {
       deleteDependents(dependents, then: removeOwner)
     } else {
       removeOwner()
+    }
+  }
+
+  /// The grace period a pod gets before it goes, as Kubernetes' pod strategy decides; nil when it
+  /// goes at once: not bound to a node (no agent would finish it), already Succeeded or Failed,
+  /// or asked for with gracePeriodSeconds=0.
+  static func gracefulPodDeletion(_ pod: JSON, requested: Int64?) -> Int64? {
+    guard pod[path: ["spec", "nodeName"]]?.stringValue?.isEmpty == false else { return nil }
+    let phase = pod[path: ["status", "phase"]]?.stringValue
+    guard phase != "Succeeded" && phase != "Failed" else { return nil }
+    let grace = requested ?? pod[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30
+    return grace > 0 ? grace : nil
+  }
+
+  /// Marks a pod Terminating for its node's agent, which stops its containers and then deletes it
+  /// with gracePeriodSeconds=0. A second delete may shorten the grace, never lengthen it.
+  private func markPodTerminating(kv: KeyValue, object: JSON, grace: Int64,
+                                  completion: @escaping (Result<JSON, APIError>) -> Void) {
+    if object.isTerminating, let current = object[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue,
+       current <= grace {
+      return completion(.success(object))
+    }
+    var marked = object
+    marked[path: ["metadata", "resourceVersion"]] = nil
+    if !object.isTerminating { marked[path: ["metadata", "deletionTimestamp"]] = .string(Age.now()) }
+    marked[path: ["metadata", "deletionGracePeriodSeconds"]] = .int(grace)
+    store.update(kv.key, value: StoredObject.encode(marked), expectedModRevision: kv.modRevision) { result in
+      switch result {
+      case .success(let kv): completion(.success(StoredObject.decode(kv)))
+      case .failure(.conflict(_)): completion(.failure(APIError(409, "Conflict", "the pod changed while it was being deleted; try again")))
+      case .failure(let error): completion(.failure(APIError.internalError(error.description)))
+      }
     }
   }
 

@@ -35,6 +35,12 @@ public final class HTTPResponder: @unchecked Sendable {
     return connection != nil
   }
 
+  /// Whether a streamed response has begun and not ended: it can only be ended now, not answered.
+  public var isStreaming: Bool {
+    loop.preconditionInEventLoop()
+    return state == .streaming
+  }
+
   /// Bytes written but not yet taken by the client's socket; a watch cuts off a reader that
   /// falls too far behind.
   public var queuedBytes: Int {

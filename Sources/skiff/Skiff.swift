@@ -10,7 +10,7 @@ struct Skiff: ParsableCommand {
     commandName: "skiff",
     abstract: "A Kubernetes-compatible orchestrator for ML workloads, built as a microkernel.",
     version: "skiff \(version) (plugin ABI \(KernelVersion.abi))",
-    subcommands: [Version.self, Plugins.self, Server.self, Explain.self, Call.self, Image.self, Bench.self, Sim.self]
+    subcommands: [Version.self, Plugins.self, Server.self, Agent.self, Explain.self, Call.self, Image.self, Bench.self, Sim.self]
   )
 }
 

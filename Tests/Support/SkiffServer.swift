@@ -17,11 +17,12 @@ public final class SkiffServer {
   public var kubeconfig: String { dataDir.appendingPathComponent("kubeconfig").path }
   public var pid: pid_t { process?.processIdentifier ?? 0 }
 
+  /// `profileTail` is appended to the profile (e.g. an `agent:` section).
   /// Writes a profile loading `plugins` (found also in `pluginDirs`, each with its `configs` entry
   /// as a YAML flow mapping) beside `dataDir`, so the data directory holds only what the server
   /// writes; then starts the server with `arguments` added.
   public init(dataDir: URL, plugins: [String] = ["scheduler"], pluginDirs: [String] = [],
-              configs: [String: String] = [:], arguments: [String] = []) throws {
+              configs: [String: String] = [:], arguments: [String] = [], profileTail: String = "") throws {
     self.dataDir = dataDir
     self.arguments = arguments
     let parent = dataDir.deletingLastPathComponent()
@@ -30,7 +31,7 @@ public final class SkiffServer {
     try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
     let dirs = pluginDirs.isEmpty ? "" : "pluginDirs: [\(pluginDirs.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
     try ("apiVersion: skiff.dev/v1alpha1\nkind: Profile\nname: test\n\(dirs)plugins:\n"
-      + plugins.map { "  - name: \($0)\n" + (configs[$0].map { "    config: \($0)\n" } ?? "") }.joined())
+      + plugins.map { "  - name: \($0)\n" + (configs[$0].map { "    config: \($0)\n" } ?? "") }.joined() + profileTail)
       .write(to: profile, atomically: true, encoding: .utf8)
     _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     try start()

@@ -17,6 +17,8 @@ public struct Profile: Sendable {
   public let pluginDirs: [String]
   /// In the order the profile lists them, which matters where several serve one extension point.
   public let plugins: [PluginEntry]
+  /// The node agent's settings; nil when this profile runs no node agent.
+  public let agent: AgentSection?
 
   public static func load(path: String) throws(ProfileError) -> Profile {
     let bytes = try readFile(path)
@@ -34,7 +36,7 @@ public struct Profile: Sendable {
   private init(_ root: YAMLNode, file: String) throws(ProfileError) {
     let fields = try Fields(
       root, named: "profile",
-      allowed: ["apiVersion", "kind", "name", "description", "pluginDirs", "plugins"])
+      allowed: ["apiVersion", "kind", "name", "description", "pluginDirs", "plugins", "agent"])
     try expect(fields.required("apiVersion"), "apiVersion", toBe: Self.apiVersion)
     try expect(fields.required("kind"), "kind", toBe: Self.kind)
     let folder = Self.folder(of: file)
@@ -48,6 +50,7 @@ public struct Profile: Sendable {
       Self.resolve($0, in: folder)
     }
     plugins = try Self.pluginEntries(fields.required("plugins"), folder: folder)
+    agent = try fields.optional("agent").map { node throws(ProfileError) in try AgentSection(node) }
   }
 
   private static func pluginEntries(_ node: YAMLNode, folder: String) throws(ProfileError)
@@ -168,6 +171,39 @@ public struct PluginEntry: Sendable {
   public let configJSON: String
   /// Where the entry starts, for the loader's own errors about this plugin.
   public let mark: SourceMark
+}
+
+/// The profile's `agent:` section: how the node agent (kubelet's role) runs on this machine.
+/// Every key is optional; `agent: {}` runs an agent with the defaults.
+public struct AgentSection: Sendable {
+  /// The Node's name; default: the host name.
+  public let nodeName: String?
+  /// Where the agent serves the kubelet's endpoints (logs), host:port; default 127.0.0.1:0.
+  public let listen: String?
+  /// The runtime handler the agent drives; default "process".
+  public let runtime: String?
+  /// The first restart back-off and its ceiling, in seconds (Kubernetes: 10 and 300).
+  public let restartBackoffSeconds: Double?
+  public let maxRestartBackoffSeconds: Double?
+  public let mark: SourceMark
+
+  init(_ node: YAMLNode) throws(ProfileError) {
+    let fields = try Fields(node, named: "agent section", allowed: [
+      "nodeName", "listen", "runtime", "restartBackoffSeconds", "maxRestartBackoffSeconds"])
+    mark = node.mark
+    nodeName = try fields.optional("nodeName").map { node throws(ProfileError) in try string(node, "nodeName") }
+    listen = try fields.optional("listen").map { node throws(ProfileError) in try string(node, "listen") }
+    runtime = try fields.optional("runtime").map { node throws(ProfileError) in try string(node, "runtime") }
+    func seconds(_ key: String) throws(ProfileError) -> Double? {
+      guard let node = fields.optional(key) else { return nil }
+      guard let value = Double(try string(node, key)), value >= 0 else {
+        throw ProfileError("'\(key)' must be a number of seconds, not \(node.kindDescription)", at: node.mark)
+      }
+      return value
+    }
+    restartBackoffSeconds = try seconds("restartBackoffSeconds")
+    maxRestartBackoffSeconds = try seconds("maxRestartBackoffSeconds")
+  }
 }
 
 /// A scalar's text. Any scalar but null will do: `name: 42` plainly means the name "42".

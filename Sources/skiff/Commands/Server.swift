@@ -5,6 +5,7 @@ import ArgumentParser
 import FoundationEssentials
 import Glibc
 import Kernel
+import NodeAgent
 import Scheduling
 import Store
 import SystemKit
@@ -43,6 +44,7 @@ struct Server: ParsableCommand {
     api.metricsSources.append { kernel.metrics.exposition() }
     let outcomes = SchedulingThroughAPI(api)
     var scheduler: Scheduler?
+    var agent: NodeAgent?
     loop.execute {
       do throws(PluginLoadError) {
         try kernel.start()
@@ -53,6 +55,7 @@ struct Server: ParsableCommand {
       // Before anything can print "ready": a signal right after it must find the handlers.
       kernel.stopOnSignals {
         scheduler?.stop()
+        agent?.stop()
         api.stop()
         store.close()
       }
@@ -71,6 +74,17 @@ struct Server: ParsableCommand {
               api.schedulerExplanation = { scheduler?.explanation(namespace: $0, name: $1) }
             } catch {
               fail("cannot start the scheduler: \(error)")
+            }
+          }
+          // The all-in-one server is also a node when its profile says how the agent runs.
+          if let section = profile.agent {
+            do {
+              let settings = try AgentSettings(section, dataDir: dataDir)
+              agent = try NodeAgent(settings: settings, kernel: kernel,
+                                    server: APIAddress("http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(bound)"))
+              try agent?.start()
+            } catch {
+              fail("cannot start the node agent: \(error)")
             }
           }
           let kubeconfig = dataDir + "/kubeconfig"

@@ -1,0 +1,530 @@
+// The node agent end to end: the real `skiff server` (agent in-process) or `skiff agent` as its own
+// process, the real `process` runtime (host processes in cgroups), and the real kubectl.
+import Foundation
+import SkiffTestSupport
+import XCTest
+
+final class NodeAgentTests: XCTestCase {
+  var dir: URL!
+  var server: SkiffServer!
+  /// Unique per test, so that cleanup removes exactly this test's cgroups and processes.
+  var cgroupParent = ""
+  var agents: [Process] = []
+
+  override func setUpWithError() throws {
+    dir = try Fixtures.temporaryDirectory()
+    cgroupParent = "skiff-agent-test-\(UInt64.random(in: 0 ... .max))"
+  }
+
+  override func tearDown() {
+    for agent in agents where agent.isRunning {
+      kill(agent.processIdentifier, SIGKILL)
+      agent.waitUntilExit()
+    }
+    server?.stop()
+    // Containers outlive their agent by design: whatever this test started goes with its cgroups.
+    for mount in Cgroups.mounts.values {
+      let parent = "\(mount)/\(cgroupParent)"
+      for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
+        Cgroups.destroy("\(parent)/\(child)")
+      }
+      Cgroups.destroy(parent)
+    }
+    try? FileManager.default.removeItem(at: dir)
+  }
+
+  // MARK: Helpers
+
+  var runtimeConfig: String { "{stateDir: \"\(dir.path)/runtime\", cgroupParent: \(cgroupParent)}" }
+
+  /// A server that is also a node ("agent-node"), with a short restart back-off.
+  func startServerWithAgent(backoff: Double = 0.2) throws {
+    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"), plugins: ["scheduler", "runtime"],
+                             configs: ["runtime": runtimeConfig],
+                             profileTail: "agent:\n  nodeName: agent-node\n  restartBackoffSeconds: \(backoff)\n")
+  }
+
+  func kubectl(_ arguments: String..., stdin: String? = nil) throws -> String {
+    let result = try server.kubectl(arguments, stdin: stdin)
+    XCTAssertEqual(result.status, 0, "kubectl \(arguments.joined(separator: " ")): \(result.output)")
+    return result.output
+  }
+
+  func pod(_ name: String) throws -> [String: Any] {
+    let reply = try HTTPClient.send("GET", "\(server.url)/api/v1/namespaces/default/pods/\(name)")
+    return reply.json
+  }
+
+  /// Polls the pod until `condition` holds; fails with the last status seen.
+  @discardableResult
+  func waitForPod(_ name: String, seconds: Double = 20, _ what: String,
+                  _ condition: ([String: Any]) -> Bool) throws -> [String: Any] {
+    let deadline = Date().addingTimeInterval(seconds)
+    var last: [String: Any] = [:]
+    while Date() < deadline {
+      last = try pod(name)
+      if condition(last) { return last }
+      usleep(50_000)
+    }
+    throw TestFailure("pod \(name) never got \(what); last status: \(last["status"] ?? "none")\n\(server.serverLog.suffix(2000))")
+  }
+
+  func status(_ pod: [String: Any]) -> [String: Any] { pod["status"] as? [String: Any] ?? [:] }
+  func phase(_ pod: [String: Any]) -> String? { status(pod)["phase"] as? String }
+  func containerStatus(_ pod: [String: Any], _ key: String = "containerStatuses", _ index: Int = 0) -> [String: Any] {
+    (status(pod)[key] as? [[String: Any]] ?? []).dropFirst(index).first ?? [:]
+  }
+
+  func apply(_ yaml: String) throws {
+    _ = try kubectl("apply", "-f", "-", stdin: yaml)
+  }
+
+  func waitForFile(_ path: String, seconds: Double = 20) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if FileManager.default.fileExists(atPath: path) { return }
+      usleep(50_000)
+    }
+    throw TestFailure("\(path) never appeared")
+  }
+
+  // MARK: Running, environment, init containers, logs
+
+  func testPodRunsWithInitContainersAndEnvironmentAndItsOutputIsInKubectlLogs() throws {
+    try startServerWithAgent()
+    let nodes = try kubectl("get", "nodes", "-o", "json")
+    let node = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(nodes.utf8)) as? [String: Any])?["items"] as? [[String: Any]]).first
+    let nodeStatus = node?["status"] as? [String: Any] ?? [:]
+    XCTAssertEqual((node?["metadata"] as? [String: Any])?["name"] as? String, "agent-node")
+    XCTAssertEqual((nodeStatus["capacity"] as? [String: Any])?["cpu"] as? String, "\(ProcessInfo.processInfo.activeProcessorCount)")
+    XCTAssertEqual((nodeStatus["capacity"] as? [String: Any])?["pods"] as? String, "110")
+    XCTAssertEqual((nodeStatus["conditions"] as? [[String: Any]])?.first?["status"] as? String, "True")
+    let lease = try HTTPClient.send("GET", "\(server.url)/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/agent-node")
+    XCTAssertEqual(lease.status, 200, lease.text)
+
+    let work = dir.appendingPathComponent("work").path
+    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    _ = try kubectl("create", "configmap", "settings", "--from-literal=greeting=hello", "--from-literal=color=blue")
+    _ = try kubectl("create", "secret", "generic", "credentials", "--from-literal=token=s3cret")
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: app, labels: {tier: web}}
+      spec:
+        initContainers:
+        - name: prepare
+          image: none
+          command: [sh, -c, "echo prepared > \(work)/init-ran"]
+        containers:
+        - name: main
+          image: none
+          workingDir: \(work)
+          command: [sh, -c]
+          args: ["cat init-ran; echo \\"$GREETING $TOKEN $POD_NAME $NODE $TIER $CPU_MILLI $(GREETING)\\"; echo \\"cfg_color=$cfg_color\\"; echo line3; while [ ! -f go ]; do sleep 0.1; done; echo later; sleep 1000"]
+          env:
+          - {name: GREETING, valueFrom: {configMapKeyRef: {name: settings, key: greeting}}}
+          - {name: TOKEN, valueFrom: {secretKeyRef: {name: credentials, key: token}}}
+          - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+          - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+          - {name: TIER, valueFrom: {fieldRef: {fieldPath: "metadata.labels['tier']"}}}
+          - {name: CPU_MILLI, valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 1m}}}
+          envFrom:
+          - {prefix: cfg_, configMapRef: {name: settings}}
+          resources:
+            limits: {cpu: 500m, memory: 64Mi}
+      """)
+    let running = try waitForPod("app", "Running and Ready") {
+      self.phase($0) == "Running" && self.containerStatus($0)["ready"] as? Bool == true
+    }
+    let initStatus = containerStatus(running, "initContainerStatuses")
+    let initTerminated = (initStatus["state"] as? [String: Any])?["terminated"] as? [String: Any]
+    XCTAssertEqual(initTerminated?["exitCode"] as? Int, 0)
+    XCTAssertEqual(initTerminated?["reason"] as? String, "Completed")
+    XCTAssertEqual(status(running)["qosClass"] as? String, "Guaranteed")
+    let conditions = Dictionary(uniqueKeysWithValues: (status(running)["conditions"] as? [[String: Any]] ?? [])
+      .map { ($0["type"] as! String, $0["status"] as! String) })
+    XCTAssertEqual(conditions, ["PodScheduled": "True", "PodReadyToStartContainers": "True", "Initialized": "True",
+                                "ContainersReady": "True", "Ready": "True"])
+    XCTAssertEqual(status(running)["hostIP"] as? String, "127.0.0.1")
+    XCTAssertTrue((containerStatus(running)["containerID"] as? String ?? "").hasPrefix("process://"))
+
+    let expected = "prepared\nhello s3cret app agent-node web 500 hello\ncfg_color=blue\nline3\n"
+    var logs = ""
+    for _ in 0..<100 where logs != expected {
+      logs = try kubectl("logs", "app")
+      usleep(50_000)
+    }
+    XCTAssertEqual(logs, expected)
+    XCTAssertEqual(try kubectl("logs", "app", "--tail", "1"), "line3\n")
+    XCTAssertEqual(try kubectl("logs", "app", "-c", "prepare"), "")
+    let stamped = try kubectl("logs", "app", "--timestamps", "--tail", "1")
+    XCTAssertTrue(stamped.hasSuffix(" line3\n") && stamped.hasPrefix("20"), stamped)
+
+    // -f receives a line written after it started.
+    let follower = Process()
+    follower.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    follower.arguments = ["KUBECONFIG=\(server.kubeconfig)", "kubectl", "logs", "-f", "app", "--tail", "1"]
+    let output = Pipe()
+    follower.standardOutput = output
+    try follower.run()
+    defer { if follower.isRunning { follower.terminate(); follower.waitUntilExit() } }
+    var followed = ""
+    let reader = output.fileHandleForReading
+    while !followed.contains("line3") {
+      let data = reader.availableData
+      if data.isEmpty { break }  // kubectl ended: the assertion below says what it printed
+      followed += String(decoding: data, as: UTF8.self)
+    }
+    FileManager.default.createFile(atPath: "\(work)/go", contents: Data())
+    while !followed.contains("later") {
+      let data = reader.availableData
+      if data.isEmpty { break }
+      followed += String(decoding: data, as: UTF8.self)
+    }
+    XCTAssertEqual(followed, "line3\nlater\n")
+
+    // Errors as Kubernetes words them.
+    let unknown = try server.kubectl(["logs", "app", "-c", "nope"])
+    XCTAssertNotEqual(unknown.status, 0)
+    XCTAssertTrue(unknown.output.contains("container nope is not valid for pod app"), unknown.output)
+  }
+
+  func testMissingConfigMapHoldsTheContainerWithCreateContainerConfigError() throws {
+    try startServerWithAgent()
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: waiting}
+      spec:
+        containers:
+        - name: main
+          image: none
+          command: [sleep, "1000"]
+          env: [{name: X, valueFrom: {configMapKeyRef: {name: absent, key: x}}}]
+      """)
+    let held = try waitForPod("waiting", "CreateContainerConfigError") {
+      ((self.containerStatus($0)["state"] as? [String: Any])?["waiting"] as? [String: Any])?["reason"] as? String
+        == "CreateContainerConfigError"
+    }
+    XCTAssertEqual(phase(held), "Pending")
+    _ = try kubectl("create", "configmap", "absent", "--from-literal=x=1")
+    try waitForPod("waiting", "Running once the ConfigMap exists") { self.phase($0) == "Running" }
+  }
+
+  // MARK: Restarts
+
+  func testFailingContainerRestartsWithBackOffAndKeepsItsPreviousLog() throws {
+    try startServerWithAgent(backoff: 0.2)
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: crasher}
+      spec:
+        containers:
+        - {name: main, image: none, command: [sh, -c, "echo run; exit 3"]}
+      """)
+    let looping = try waitForPod("crasher", "CrashLoopBackOff after restarts") {
+      let container = self.containerStatus($0)
+      return (container["restartCount"] as? Int ?? 0) >= 3
+        && ((container["state"] as? [String: Any])?["waiting"] as? [String: Any])?["reason"] as? String == "CrashLoopBackOff"
+    }
+    XCTAssertEqual(phase(looping), "Running")
+    let last = (containerStatus(looping)["lastState"] as? [String: Any])?["terminated"] as? [String: Any]
+    XCTAssertEqual(last?["exitCode"] as? Int, 3)
+    XCTAssertEqual(last?["reason"] as? String, "Error")
+    XCTAssertEqual(try kubectl("logs", "crasher", "--previous"), "run\n")
+    let table = try kubectl("get", "pod", "crasher")
+    XCTAssertTrue(table.contains("CrashLoopBackOff") || table.contains("Error") || table.contains("Running"), table)
+  }
+
+  func testRestartPoliciesEndInSucceededOrFailed() throws {
+    try startServerWithAgent(backoff: 0.2)
+    let marker = dir.appendingPathComponent("failed-once").path
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: never-fails}
+      spec:
+        restartPolicy: Never
+        containers: [{name: main, image: none, command: [sh, -c, "exit 2"]}]
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: onfailure-ok}
+      spec:
+        restartPolicy: OnFailure
+        containers: [{name: main, image: none, command: ["true"]}]
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: onfailure-retries}
+      spec:
+        restartPolicy: OnFailure
+        containers: [{name: main, image: none, command: [sh, -c, "[ -f \(marker) ] || { touch \(marker); exit 1; }"]}]
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: init-fails}
+      spec:
+        restartPolicy: Never
+        initContainers: [{name: setup, image: none, command: ["false"]}]
+        containers: [{name: main, image: none, command: ["true"]}]
+      """)
+    let failed = try waitForPod("never-fails", "Failed") { self.phase($0) == "Failed" }
+    XCTAssertEqual(containerStatus(failed)["restartCount"] as? Int, 0)
+    XCTAssertEqual(((containerStatus(failed)["state"] as? [String: Any])?["terminated"] as? [String: Any])?["exitCode"] as? Int, 2)
+    let succeeded = try waitForPod("onfailure-ok", "Succeeded") { self.phase($0) == "Succeeded" }
+    XCTAssertEqual(containerStatus(succeeded)["restartCount"] as? Int, 0)
+    let retried = try waitForPod("onfailure-retries", "Succeeded") { self.phase($0) == "Succeeded" }
+    XCTAssertEqual(containerStatus(retried)["restartCount"] as? Int, 1)
+    let initFailed = try waitForPod("init-fails", "Failed") { self.phase($0) == "Failed" }
+    XCTAssertNil(containerStatus(initFailed)["containerID"], "a container started although its init container failed")
+    // Terminal pods are deleted at once: no agent needs to stop anything.
+    _ = try kubectl("delete", "pod", "never-fails", "--wait=false")
+    XCTAssertEqual(try HTTPClient.send("GET", "\(server.url)/api/v1/namespaces/default/pods/never-fails").status, 404)
+  }
+
+  func testMemoryLimitBreachIsReportedAsOOMKilled() throws {
+    guard Cgroups.mounts["memory"] != nil else { throw XCTSkip("no cgroup v1 memory controller on this host") }
+    try startServerWithAgent()
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: hungry}
+      spec:
+        restartPolicy: Never
+        containers:
+        - {name: main, image: none, command: [tail, /dev/zero], resources: {limits: {memory: 32Mi}}}
+      """)
+    let killed = try waitForPod("hungry", seconds: 60, "Failed") { self.phase($0) == "Failed" }
+    let terminated = (containerStatus(killed)["state"] as? [String: Any])?["terminated"] as? [String: Any]
+    XCTAssertEqual(terminated?["reason"] as? String, "OOMKilled")
+    XCTAssertEqual(terminated?["exitCode"] as? Int, 137)
+    XCTAssertEqual(status(killed)["qosClass"] as? String, "Burstable")
+  }
+
+  // MARK: Deletion
+
+  func testGracefulDeletionSendsSIGTERMAndWaitsForTheContainer() throws {
+    try startServerWithAgent()
+    let marker = "graceful-\(UUID())"
+    let terminated = dir.appendingPathComponent("terminated").path
+    let ready = dir.appendingPathComponent("ready").path
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: graceful}
+      spec:
+        terminationGracePeriodSeconds: 20
+        containers:
+        - name: main
+          image: none
+          command: [sh, -c, "trap 'sleep 1; echo done > \(terminated); exit 0' TERM; touch \(ready); while :; do sleep 0.1; done", \(marker)]
+      """)
+    try waitForPod("graceful", "Running") { self.phase($0) == "Running" }
+    try waitForFile(ready)
+    XCTAssertEqual(Processes.withCommandLine(containing: marker).count, 1)
+    // Marked, not removed: the agent owns the rest.
+    let reply = try HTTPClient.send("DELETE", "\(server.url)/api/v1/namespaces/default/pods/graceful")
+    XCTAssertEqual(reply.status, 200, reply.text)
+    let metadata = reply.json["metadata"] as? [String: Any]
+    XCTAssertNotNil(metadata?["deletionTimestamp"])
+    XCTAssertEqual(metadata?["deletionGracePeriodSeconds"] as? Int, 20)
+    // kubectl returns once the pod is gone, which is after its trap ran to the end.
+    _ = try kubectl("delete", "pod", "graceful", "--timeout=30s")
+    XCTAssertEqual(try HTTPClient.send("GET", "\(server.url)/api/v1/namespaces/default/pods/graceful").status, 404)
+    XCTAssertEqual(try String(contentsOfFile: terminated, encoding: .utf8), "done\n")
+    XCTAssertEqual(Processes.withCommandLine(containing: marker), [])
+  }
+
+  func testGracePeriodEndsInSIGKILLAndUnboundPodsGoAtOnce() throws {
+    try startServerWithAgent()
+    let marker = "stubborn-\(UUID())"
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: stubborn}
+      spec:
+        containers:
+        - {name: main, image: none, command: [sh, -c, "trap '' TERM; while :; do sleep 0.1; done", \(marker)]}
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: unbound}
+      spec:
+        schedulerName: nobody
+        containers: [{name: main, image: none, command: ["true"]}]
+      """)
+    try waitForPod("stubborn", "Running") { self.phase($0) == "Running" }
+    _ = try kubectl("delete", "pod", "stubborn", "--grace-period=1", "--timeout=30s")
+    XCTAssertEqual(Processes.withCommandLine(containing: marker), [])
+    let unbound = try HTTPClient.send("DELETE", "\(server.url)/api/v1/namespaces/default/pods/unbound")
+    XCTAssertEqual(unbound.status, 200)
+    XCTAssertNil((unbound.json["metadata"] as? [String: Any])?["deletionTimestamp"])
+    XCTAssertEqual(try HTTPClient.send("GET", "\(server.url)/api/v1/namespaces/default/pods/unbound").status, 404)
+  }
+
+  // MARK: `skiff agent` as its own process
+
+  /// Starts `skiff agent` for node "remote-node" against the server, and waits for its ready line.
+  func startAgent(server url: String) throws -> Process {
+    let profile = dir.appendingPathComponent("agent-profile.yaml")
+    try """
+      apiVersion: skiff.dev/v1alpha1
+      kind: Profile
+      name: agent
+      plugins:
+        - name: runtime
+          config: \(runtimeConfig)
+      agent:
+        restartBackoffSeconds: 0.2
+      """.write(to: profile, atomically: true, encoding: .utf8)
+    let agent = Process()
+    agent.executableURL = URL(fileURLWithPath: Fixtures.buildDirectory + "/skiff")
+    agent.arguments = ["agent", "--server", url, "--profile", profile.path, "--data-dir", dir.appendingPathComponent("agent").path,
+                       "--node-name", "remote-node"]
+    let output = Pipe()
+    agent.standardOutput = output
+    agent.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try agent.run()
+    agents.append(agent)
+    var text = ""
+    while !text.contains("\n") {
+      let data = output.fileHandleForReading.availableData
+      guard !data.isEmpty else { break }
+      text += String(decoding: data, as: UTF8.self)
+    }
+    guard text.contains("agent ready") else { throw TestFailure("skiff agent did not start: \(text)") }
+    return agent
+  }
+
+  func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+  }
+
+  func testKilledAgentReadoptsItsContainersAndPodsSurviveTheAPIServerGoing() throws {
+    let port = try freePort()
+    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"), arguments: ["--listen", "127.0.0.1:\(port)"])
+    let marker = "adopted-\(UUID())"
+    var agent = try startAgent(server: server.url)
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: steady}
+      spec:
+        nodeName: remote-node
+        containers:
+        - {name: main, image: none, command: [sh, -c, "echo up; while :; do sleep 0.1; done", \(marker)]}
+        - {name: flaky, image: none, command: [sh, -c, "echo flake; sleep 0.3; exit 1"]}
+      """)
+    try waitForPod("steady", "Running") { self.phase($0) == "Running" && self.containerStatus($0)["ready"] as? Bool == true }
+    let pids = Processes.withCommandLine(containing: marker)
+    XCTAssertEqual(pids.count, 1)
+    let flakyRestarts = { (pod: [String: Any]) in self.containerStatus(pod, "containerStatuses", 1)["restartCount"] as? Int ?? 0 }
+    try waitForPod("steady", "a restart of the flaky container") { flakyRestarts($0) >= 1 }
+
+    // kill -9 and a fresh agent: the same process, no second copy, the restart count kept.
+    kill(agent.processIdentifier, SIGKILL)
+    agent.waitUntilExit()
+    XCTAssertEqual(Processes.withCommandLine(containing: marker), pids)
+    let before = flakyRestarts(try pod("steady"))
+    agent = try startAgent(server: server.url)
+    let after = try waitForPod("steady", "the restarted agent's status") { flakyRestarts($0) > before }
+    XCTAssertEqual(containerStatus(after)["restartCount"] as? Int, 0)
+    XCTAssertEqual(phase(after), "Running")
+    XCTAssertEqual(Processes.withCommandLine(containing: marker), pids, "the re-adopted container was started again")
+    XCTAssertEqual(try kubectl("logs", "steady", "-c", "main"), "up\n")
+
+    // The API server goes away: the pod keeps running and the flaky container keeps restarting.
+    XCTAssertEqual(server.stop(), 0)
+    let pidsWhileAway = Processes.withCommandLine(containing: marker)
+    usleep(1_500_000)
+    XCTAssertEqual(Processes.withCommandLine(containing: marker), pidsWhileAway)
+    XCTAssertEqual(pidsWhileAway, pids)
+    XCTAssertTrue(agent.isRunning)
+    let countAway = try waitForRestartWhileAway()
+    XCTAssertGreaterThan(countAway, 0)
+    try server.start()
+    let back = try waitForPod("steady", "a status sent after the API server returned") { flakyRestarts($0) > before + 1 }
+    XCTAssertEqual(phase(back), "Running")
+  }
+
+  /// The container log files kept for the flaky container change while no API server answers.
+  func waitForRestartWhileAway() throws -> Int {
+    // The runtime keeps the current and the previous instance's logs, so the set of files turns over.
+    let first = try Set(FileManager.default.subpathsOfDirectory(atPath: dir.appendingPathComponent("runtime").path)
+      .filter { $0.contains("/flaky/") })
+    let deadline = Date().addingTimeInterval(20)
+    while Date() < deadline {
+      let now = try Set(FileManager.default.subpathsOfDirectory(atPath: dir.appendingPathComponent("runtime").path)
+        .filter { $0.contains("/flaky/") })
+      if now != first && !now.isEmpty { return now.count }
+      usleep(100_000)
+    }
+    throw TestFailure("the flaky container was not restarted while the API server was away")
+  }
+}
+
+// MARK: - Helpers
+
+struct TestFailure: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
+enum Cgroups {
+  /// Mount points of the memory, cpu and pids v1 controllers that this host has.
+  static let mounts: [String: String] = {
+    var found: [String: String] = [:]
+    let text = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: " ")
+      guard fields.count >= 4, fields[2] == "cgroup" else { continue }
+      for option in fields[3].split(separator: ",") where ["memory", "cpu", "pids"].contains(option) {
+        found[String(option)] = String(fields[1])
+      }
+    }
+    return found
+  }()
+
+  /// Kills what is in a cgroup and removes it.
+  static func destroy(_ path: String) {
+    for _ in 0..<100 {
+      if rmdir(path) == 0 || errno != EBUSY { return }
+      let procs = (try? String(contentsOfFile: "\(path)/cgroup.procs", encoding: .utf8)) ?? ""
+      for pid in procs.split(separator: "\n") {
+        if let pid = pid_t(pid) { kill(pid, SIGKILL) }
+      }
+      usleep(20_000)
+    }
+  }
+}
+
+enum Processes {
+  static func isAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let end = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(end, offsetBy: 2)]
+    return state != "Z" && state != "X"
+  }
+
+  /// Live processes whose command line holds `text` (the test's own marker argument).
+  static func withCommandLine(containing text: String) -> [Int32] {
+    let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
+    return pids.filter { pid in
+      guard pid != getpid(), isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
+        return false
+      }
+      return String(decoding: data, as: UTF8.self).contains(text)
+    }.sorted()
+  }
+}
