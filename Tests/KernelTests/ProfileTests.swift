@@ -296,7 +296,7 @@ final class ProfileTests: XCTestCase {
     XCTAssertEqual(
       error(in: header + "plugin: []\n"),
       "profiles/x.yaml:4:1: unknown key 'plugin' in profile "
-        + "(allowed: apiVersion, kind, name, description, pluginDirs, plugins)")
+        + "(allowed: apiVersion, kind, name, description, pluginDirs, plugins, agent)")
   }
 
   func testUnknownPluginEntryKey() {

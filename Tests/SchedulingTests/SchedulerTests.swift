@@ -190,8 +190,10 @@ final class SchedulerTests: XCTestCase {
   func testAHigherPriorityPodPreemptsTheLeastImportantPodsThatMakeRoom() throws {
     try start()
     try node("only", cpu: "4")
-    try pod("batch-low", cpu: "2", extra: #""priority":10,"#)
-    try pod("batch-lower", cpu: "1", extra: #""priority":1,"#)
+    // No node agent runs here to finish a graceful deletion, so the victims ask for none: evicted,
+    // they go at once, as they would once a kubelet had stopped them.
+    try pod("batch-low", cpu: "2", extra: #""priority":10,"terminationGracePeriodSeconds":0,"#)
+    try pod("batch-lower", cpu: "1", extra: #""priority":1,"terminationGracePeriodSeconds":0,"#)
     XCTAssertEqual(try boundNode("batch-low"), "only")
     XCTAssertEqual(try boundNode("batch-lower"), "only")
     // Needs 3 cpus with 1 free: evicting batch-lower alone frees 2, not enough; batch-low alone frees
