@@ -32,12 +32,21 @@ struct Server: ParsableCommand {
     let host = String(listen[..<colon]).trimming(while: { $0 == "[" || $0 == "]" })
     let loop = EventLoop()
     let (profile, kernel) = Booted.load(options, dataDir: dataDir, loop: loop)
+    // Where start-up time goes (--log-level debug): each phase's milliseconds since the last.
+    var phaseStart = monotonicNanoseconds()
+    func phaseDone(_ phase: String) {
+      let now = monotonicNanoseconds()
+      kernel.log.write(.debug, "server", "start-up: \(phase) in "
+                       + String(cFormat: "%.1f ms", Double(now - phaseStart) / 1e6))
+      phaseStart = now
+    }
     let store: SQLiteStore
     do {
       store = try SQLiteStore(path: dataDir + "/store.db", loop: loop)
     } catch {
       fail("cannot open the store in \(dataDir): \(error)")
     }
+    phaseDone("store loaded at revision \(store.currentRevision)")
     let api = APIServer(loop: loop, store: store, log: kernel.log)
     // Plugins' counters and gauges (host->counter_add / gauge_set) on the API's /metrics.
     api.metricsSources.append { kernel.metrics.exposition() }
@@ -56,11 +65,13 @@ struct Server: ParsableCommand {
         api.stop()
         store.close()
       }
+      phaseDone("kernel started")
       api.start(host: host, port: port) { result in
         switch result {
         case .failure(let error):
           fail("cannot serve the API on \(listen): \(error)")
         case .success(let bound):
+          phaseDone("API server indexed the store and listens")
           // Pods are scheduled when the profile loads scheduler plugins.
           if !kernel.extensions.schedulers.isEmpty {
             do {
@@ -72,6 +83,7 @@ struct Server: ParsableCommand {
             } catch {
               fail("cannot start the scheduler: \(error)")
             }
+            phaseDone("scheduler loaded nodes and pods")
           }
           let kubeconfig = dataDir + "/kubeconfig"
           let url = "http://\(api.address)"
