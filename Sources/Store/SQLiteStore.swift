@@ -51,7 +51,7 @@ public final class SQLiteStore: KeyValueStore, @unchecked Sendable {
     file = try StoreFile(path: path, maximumSize: maximumSize)
     historyReader = try HistoryReader(path: path)
     let stored = try file.load()
-    committed = Mutex(CommittedState(live: OrderedKeyValues(unsorted: stored.live), revision: stored.revision,
+    committed = Mutex(CommittedState(live: stored.live, revision: stored.revision,
                                      compacted: stored.compacted))
     nextRevision = stored.revision + 1
     deliveredRevision = stored.revision
