@@ -1,6 +1,7 @@
 // Which stored objects name which owners (metadata.ownerReferences), kept from the store's watch
 // so that a delete finds its dependents without reading every object. Only objects whose bytes
-// mention ownerReferences are parsed; most own nothing and cost a byte scan. Loop only.
+// mention ownerReferences are parsed; most own nothing and cost a memchr. Loop only.
+import Glibc
 import ObjectModel
 import Store
 
@@ -40,11 +41,26 @@ final class OwnerIndex {
     for uid in uids { dependents[uid, default: []].insert(key) }
   }
 
+  /// Where the marker's capital R sits: R is rare in JSON, so libc's vectorised memchr finds the
+  /// few candidates and only those are compared whole (a byte loop cost ~20 ms per 65,000 objects).
+  private static let anchor = marker.firstIndex(of: UInt8(ascii: "R"))!
+
   private static func mentionsOwners(_ bytes: [UInt8]) -> Bool {
-    guard bytes.count >= marker.count else { return false }
-    for start in 0...(bytes.count - marker.count) where bytes[start] == marker[0] {
-      if bytes[start..<(start + marker.count)].elementsEqual(marker) { return true }
+    bytes.withUnsafeBufferPointer { haystack in
+      marker.withUnsafeBufferPointer { needle in
+        guard haystack.count >= needle.count, let base = haystack.baseAddress, let marker = needle.baseAddress else {
+          return false
+        }
+        // Positions of R that leave room for the whole marker around it: [anchor, end).
+        let end = haystack.count - needle.count + anchor + 1
+        var from = anchor
+        while from < end, let hit = memchr(base + from, Int32(needle[anchor]), end - from) {
+          let at = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
+          if memcmp(base + at - anchor, marker, needle.count) == 0 { return true }
+          from = at + 1
+        }
+        return false
+      }
     }
-    return false
   }
 }
