@@ -15,9 +15,9 @@ final class OwnerIndex {
 
   /// Indexes what is stored, then follows every change after it.
   func start(_ store: KeyValueStore) throws(StoreError) {
-    let all = store.list(prefix: "/registry/", limit: 0)
-    for kv in all.items { update(kv.key, kv.value) }
-    watch = try store.watch(prefix: "/registry/", fromRevision: all.revision + 1) { [self] event in
+    // Nothing is indexed yet, so there is nothing to undo first.
+    let revision = store.forEach(prefix: "/registry/") { add($0.key, $0.value) }
+    watch = try store.watch(prefix: "/registry/", fromRevision: revision + 1) { [self] event in
       update(event.kv.key, event.kind == .delete ? nil : event.kv.value)
     }
   }
@@ -34,7 +34,11 @@ final class OwnerIndex {
       dependents[uid]?.remove(key)
       if dependents[uid]?.isEmpty == true { dependents[uid] = nil }
     }
-    guard let value, Self.mentionsOwners(value), let object = try? JSON.parse(value) else { return }
+    if let value { add(key, value) }
+  }
+
+  private func add(_ key: String, _ value: [UInt8]) {
+    guard Self.mentionsOwners(value), let object = try? JSON.parse(value) else { return }
     let uids = (object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).compactMap { $0["uid"]?.stringValue }
     guard !uids.isEmpty else { return }
     owners[key] = uids

@@ -89,6 +89,21 @@ struct OrderedKeyValues {
     return (items, false)
   }
 
+  /// Calls `body` with each key starting with `prefix`, in order, where `page` would copy them.
+  func forEach(prefix: String, _ body: (KeyValue) -> Void) {
+    var (chunk, index) = position(of: prefix)
+    while chunk < chunks.count {
+      let keys = chunks[chunk]
+      while index < keys.count {
+        guard keys[index].key.hasPrefix(prefix) else { return }
+        body(keys[index])
+        index += 1
+      }
+      chunk += 1
+      index = 0
+    }
+  }
+
   /// Where `key` is or would be inserted: the chunk that covers it and the first index in it
   /// whose key is not before `key` (which may be that chunk's end).
   private func position(of key: String) -> (chunk: Int, index: Int) {

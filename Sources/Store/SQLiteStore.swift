@@ -102,6 +102,12 @@ public final class SQLiteStore: KeyValueStore, @unchecked Sendable {
     return KeyValuePage(items: items, revision: revision, more: more)
   }
 
+  public func forEach(prefix: String, _ body: (KeyValue) -> Void) -> Int64 {
+    let (live, revision) = committed.withLock { ($0.live, $0.revision) }
+    live.forEach(prefix: prefix, body)
+    return revision
+  }
+
   // MARK: Writes
 
   public func create(_ key: String, value: [UInt8], completion: @escaping WriteCompletion) {
