@@ -102,7 +102,8 @@ final class StoreFile {
   private static let loadMapBytes: Int64 = 1 << 32
 
   /// The latest state. Rows come in SQLite's key order (their UTF-8 bytes), which is Swift's for
-  /// the ASCII keys Kubernetes names make, so they append without sorting.
+  /// the ASCII keys Kubernetes names make, so they append without sorting; a key Swift orders
+  /// otherwise is inserted where it belongs.
   func load() throws(StoreError) -> StoredState {
     var state = StoredState(live: OrderedKeyValues(), revision: 0, compacted: 0)
     try db.prepare("SELECT name, value FROM meta").query { row in

@@ -99,7 +99,7 @@ struct Server: ParsableCommand {
           writeStandardOutput(ready)
           // Loading parsed every stored object; what that freed goes back now, not at exit.
           releaseFreedHeap()
-          phaseDone("freed heap returned, after ready")
+          phaseDone("kubeconfig and ready line written, freed heap returned")
         }
       }
     }
