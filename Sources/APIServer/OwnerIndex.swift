@@ -1,6 +1,7 @@
 // Which stored objects name which owners (metadata.ownerReferences), kept from the store's watch
 // so that a delete finds its dependents without reading every object. Only objects whose bytes
-// mention ownerReferences are parsed; most own nothing and cost a memchr. Loop only.
+// mention ownerReferences are read (OwnerReferenceScanner); most own nothing and cost a memchr.
+// Loop only.
 import Glibc
 import ObjectModel
 import Store
@@ -38,11 +39,16 @@ final class OwnerIndex {
   }
 
   private func add(_ key: String, _ value: [UInt8]) {
-    guard Self.mentionsOwners(value), let object = try? JSON.parse(value) else { return }
-    let uids = (object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).compactMap { $0["uid"]?.stringValue }
-    guard !uids.isEmpty else { return }
+    guard Self.mentionsOwners(value), let uids = OwnerReferenceScanner.ownerUIDs(in: value) ?? Self.parsedOwnerUIDs(value),
+          !uids.isEmpty else { return }
     owners[key] = uids
     for uid in uids { dependents[uid, default: []].insert(key) }
+  }
+
+  /// The owner uids by a full parse, for what the scanner does not read (escaped keys or uids).
+  private static func parsedOwnerUIDs(_ value: [UInt8]) -> [String]? {
+    guard let object = try? JSON.parse(value) else { return nil }
+    return (object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).compactMap { $0["uid"]?.stringValue }
   }
 
   /// Where the marker's capital R sits: R is rare in JSON, so libc's vectorised memchr finds the
