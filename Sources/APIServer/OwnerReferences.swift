@@ -23,42 +23,55 @@ struct OwnerReferenceScanner {
     self.bytes = bytes
   }
 
+  /// Reads only as far as it must: the first `metadata`, and in it the first `ownerReferences`.
   private mutating func uidsInDocument() -> [String]? {
     var uids: [String] = []
-    let complete = forEachMember { key, scanner in
-      guard key.elementsEqual("metadata".utf8) else { return scanner.skipValue() }
-      guard let found = scanner.uidsInMetadata() else { return false }
+    let readable = forEachMember { key, scanner in
+      guard key.elementsEqual("metadata".utf8) else { return scanner.skipValue() ? .next : .unreadable }
+      guard let found = scanner.uidsInMetadata() else { return .unreadable }
       uids = found
-      return true
+      return .stop
     }
-    return complete ? uids : nil
+    return readable ? uids : nil
   }
 
   private mutating func uidsInMetadata() -> [String]? {
     var uids: [String] = []
-    let complete = forEachMember { key, scanner in
-      guard key.elementsEqual("ownerReferences".utf8) else { return scanner.skipValue() }
-      return scanner.forEachElement { scanner in
+    let readable = forEachMember { key, scanner in
+      guard key.elementsEqual("ownerReferences".utf8) else { return scanner.skipValue() ? .next : .unreadable }
+      let references = scanner.forEachElement { scanner in
         scanner.skipWhitespace()
         guard scanner.peek == UInt8(ascii: "{") else { return scanner.skipValue() }
         return scanner.forEachMember { key, scanner in
           scanner.skipWhitespace()
-          guard key.elementsEqual("uid".utf8), scanner.peek == UInt8(ascii: "\"") else { return scanner.skipValue() }
-          guard let uid = scanner.plainString() else { return false }
+          guard key.elementsEqual("uid".utf8), scanner.peek == UInt8(ascii: "\"") else {
+            return scanner.skipValue() ? .next : .unreadable
+          }
+          guard let uid = scanner.plainString() else { return .unreadable }
           uids.append(String(decoding: uid, as: UTF8.self))
-          return true
+          return .next
         }
       }
+      return references ? .stop : .unreadable
     }
-    return complete ? uids : nil
+    return readable ? uids : nil
   }
 
   // MARK: Walking containers
 
-  /// Calls `member` with each key of the object here, positioned at its value, which `member`
-  /// must consume. False when the object is not what the scanner reads or `member` says so.
+  /// What a member's reader tells the walk over an object.
+  private enum Step {
+    /// The value is consumed: go on to the next member.
+    case next
+    /// Found what was wanted: leave the rest unread.
+    case stop
+    case unreadable
+  }
+
+  /// Calls `member` with each key of the object here (nothing for null), positioned at its value.
+  /// False when the object is not what the scanner reads.
   private mutating func forEachMember(
-    _ member: (_ key: UnsafeBufferPointer<UInt8>, _ scanner: inout OwnerReferenceScanner) -> Bool
+    _ member: (_ key: UnsafeBufferPointer<UInt8>, _ scanner: inout OwnerReferenceScanner) -> Step
   ) -> Bool {
     skipWhitespace()
     if peek == UInt8(ascii: "n") { return skipValue() }  // null
@@ -69,7 +82,12 @@ struct OwnerReferenceScanner {
       skipWhitespace()
       guard let key = plainString() else { return false }
       skipWhitespace()
-      guard take(UInt8(ascii: ":")), member(key, &self) else { return false }
+      guard take(UInt8(ascii: ":")) else { return false }
+      switch member(key, &self) {
+      case .next: break
+      case .stop: return true
+      case .unreadable: return false
+      }
       skipWhitespace()
       if take(UInt8(ascii: "}")) { return true }
       guard take(UInt8(ascii: ",")) else { return false }
