@@ -91,6 +91,10 @@ public protocol KeyValueStore: AnyObject, Sendable {
   /// Committed keys starting with `prefix`, in key order, after the key `after` (the continue
   /// token), at most `limit` of them (0: all). Any thread.
   func list(prefix: String, limit: Int, after: String?) -> KeyValuePage
+  /// Calls `body` with each committed key starting with `prefix`, in key order, from one snapshot,
+  /// and returns that snapshot's revision: `list` without building the array, for an index over
+  /// every object at start-up. Any thread.
+  func forEach(prefix: String, _ body: (KeyValue) -> Void) -> Int64
 
   /// Writes. Any thread; the completion runs on the event loop, in revision order, after the
   /// write is durable. Preconditions are checked against the latest state, pending writes

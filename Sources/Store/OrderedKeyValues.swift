@@ -9,12 +9,18 @@ struct OrderedKeyValues {
 
   init() {}
 
-  init(unsorted: [KeyValue]) {
-    let sorted = unsorted.sorted { $0.key < $1.key }
-    // Half-full chunks leave room for inserts before the first split.
-    let step = Self.chunkCapacity / 2
-    chunks = stride(from: 0, to: sorted.count, by: step).map { Array(sorted[$0..<min($0 + step, sorted.count)]) }
-    count = sorted.count
+  /// Adds a key that is not held yet. One that sorts after every key held (a load in key order)
+  /// is appended without a search, filling chunks halfway to leave room for later inserts; any
+  /// other goes through `put`.
+  mutating func append(_ kv: KeyValue) {
+    let last = chunks.count - 1
+    guard last >= 0, chunks[last][chunks[last].count - 1].key < kv.key else { return put(kv) }
+    if chunks[last].count >= Self.chunkCapacity / 2 {
+      chunks.append([kv])
+    } else {
+      chunks[last].append(kv)
+    }
+    count += 1
   }
 
   subscript(key: String) -> KeyValue? {
@@ -81,6 +87,21 @@ struct OrderedKeyValues {
       index = 0
     }
     return (items, false)
+  }
+
+  /// Calls `body` with each key starting with `prefix`, in order, where `page` would copy them.
+  func forEach(prefix: String, _ body: (KeyValue) -> Void) {
+    var (chunk, index) = position(of: prefix)
+    while chunk < chunks.count {
+      let keys = chunks[chunk]
+      while index < keys.count {
+        guard keys[index].key.hasPrefix(prefix) else { return }
+        body(keys[index])
+        index += 1
+      }
+      chunk += 1
+      index = 0
+    }
   }
 
   /// Where `key` is or would be inserted: the chunk that covers it and the first index in it

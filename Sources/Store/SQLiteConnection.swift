@@ -135,7 +135,10 @@ struct SQLiteRow {
   func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
 
   func text(_ column: Int32) -> String {
-    sqlite3_column_text(statement, column).map { String(cString: $0) } ?? ""
+    // SQLite's order: fetch the pointer first, then the length (which saves a strlen).
+    guard let text = sqlite3_column_text(statement, column) else { return "" }
+    return String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(statement, column))),
+                  as: UTF8.self)
   }
 
   func blob(_ column: Int32) -> [UInt8] {

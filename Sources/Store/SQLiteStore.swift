@@ -51,7 +51,7 @@ public final class SQLiteStore: KeyValueStore, @unchecked Sendable {
     file = try StoreFile(path: path, maximumSize: maximumSize)
     historyReader = try HistoryReader(path: path)
     let stored = try file.load()
-    committed = Mutex(CommittedState(live: OrderedKeyValues(unsorted: stored.live), revision: stored.revision,
+    committed = Mutex(CommittedState(live: stored.live, revision: stored.revision,
                                      compacted: stored.compacted))
     nextRevision = stored.revision + 1
     deliveredRevision = stored.revision
@@ -100,6 +100,12 @@ public final class SQLiteStore: KeyValueStore, @unchecked Sendable {
     let (live, revision) = committed.withLock { ($0.live, $0.revision) }
     let (items, more) = live.page(prefix: prefix, after: after, limit: limit)
     return KeyValuePage(items: items, revision: revision, more: more)
+  }
+
+  public func forEach(prefix: String, _ body: (KeyValue) -> Void) -> Int64 {
+    let (live, revision) = committed.withLock { ($0.live, $0.revision) }
+    live.forEach(prefix: prefix, body)
+    return revision
   }
 
   // MARK: Writes

@@ -43,6 +43,28 @@ final class ListTests: StoreTestCase {
     XCTAssertEqual(store.list(prefix: "/p/", limit: 1, after: "/a").items.map(\.key), ["/p/0"])
   }
 
+  func testForEachVisitsThePrefixInKeyOrderAtTheRevisionItReturns() throws {
+    for key in ["/r/b", "/r/a", "/rz", "/q/a", "/r/c"] { try create(key, key) }
+    _ = try delete("/r/b").get()
+    var visited: [KeyValue] = []
+    let revision = store.forEach(prefix: "/r/") { visited.append($0) }
+    XCTAssertEqual(revision, 6)
+    XCTAssertEqual(visited.map(\.key), ["/r/a", "/r/c"])
+    XCTAssertEqual(visited, store.list(prefix: "/r/").items)
+  }
+
+  func testReopeningOrdersKeysAsSwiftDoesWhereSQLiteOrdersTheirBytesOtherwise() throws {
+    // The store file returns keys in UTF-8 byte order; Swift compares Unicode scalars after
+    // normalising: "e" + combining acute sorts before "f" as bytes but is "é", after "f", to Swift.
+    let decomposed = "/u/e\u{301}z", composed = "/u/\u{E9}a"
+    for key in [decomposed, composed, "/u/a", "/u/f"] { try create(key, key) }
+    let order = ["/u/a", "/u/f", composed, decomposed]
+    XCTAssertEqual(store.list(prefix: "/u/").items.map(\.key), order)
+    try reopen()
+    XCTAssertEqual(store.list(prefix: "/u/").items.map(\.key), order)
+    for key in order { XCTAssertEqual(store.get(key)?.value, bytes(key)) }
+  }
+
   func testManyKeysInsertedAndDeletedInRandomOrderStaySorted() throws {
     var generator = SystemRandomNumberGenerator()
     let keys = (0..<2_000).map { String(format: "/many/%05d", $0) }

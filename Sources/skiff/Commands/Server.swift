@@ -33,12 +33,21 @@ struct Server: ParsableCommand {
     let host = String(listen[..<colon]).trimming(while: { $0 == "[" || $0 == "]" })
     let loop = EventLoop()
     let (profile, kernel) = Booted.load(options, dataDir: dataDir, loop: loop)
+    // Where start-up time goes (--log-level debug): each phase's milliseconds since the last.
+    var phaseStart = monotonicNanoseconds()
+    func phaseDone(_ phase: String) {
+      let now = monotonicNanoseconds()
+      kernel.log.write(.debug, "server", "start-up: \(phase) in "
+                       + String(cFormat: "%.1f ms", Double(now - phaseStart) / 1e6))
+      phaseStart = now
+    }
     let store: SQLiteStore
     do {
       store = try SQLiteStore(path: dataDir + "/store.db", loop: loop)
     } catch {
       fail("cannot open the store in \(dataDir): \(error)")
     }
+    phaseDone("store loaded at revision \(store.currentRevision)")
     let api = APIServer(loop: loop, store: store, log: kernel.log)
     // Plugins' counters and gauges (host->counter_add / gauge_set) on the API's /metrics.
     api.metricsSources.append { kernel.metrics.exposition() }
@@ -59,11 +68,13 @@ struct Server: ParsableCommand {
         api.stop()
         store.close()
       }
+      phaseDone("kernel started")
       api.start(host: host, port: port) { result in
         switch result {
         case .failure(let error):
           fail("cannot serve the API on \(listen): \(error)")
         case .success(let bound):
+          phaseDone("API server indexed the store and listens")
           // Pods are scheduled when the profile loads scheduler plugins.
           if !kernel.extensions.schedulers.isEmpty {
             do {
@@ -75,6 +86,7 @@ struct Server: ParsableCommand {
             } catch {
               fail("cannot start the scheduler: \(error)")
             }
+            phaseDone("scheduler loaded nodes and pods")
           }
           // The all-in-one server is also a node when its profile says how the agent runs.
           if let section = profile.agent {
@@ -101,6 +113,7 @@ struct Server: ParsableCommand {
           writeStandardOutput(ready)
           // Loading parsed every stored object; what that freed goes back now, not at exit.
           releaseFreedHeap()
+          phaseDone("kubeconfig and ready line written, freed heap returned")
         }
       }
     }
