@@ -67,7 +67,7 @@ enum InterPodAffinity {
   }
 
   static func state(_ cycle: OpaquePointer?, _ pod: UnsafePointer<skiff_pod>) -> State {
-    PluginHost.cycleState(cycle) { State(pod: pod.pointee, nodes: PluginHost.cycleNodes(cycle)) }
+    PluginHost.cycleState(cycle) { State(pod: pod.pointee, nodes: PluginHost.cycleNodes(cycle), cycle: cycle) }
   }
 
   /// What the placed pods say about the incoming pod, read once per cycle from counts kept per
@@ -82,11 +82,11 @@ enum InterPodAffinity {
     /// Per domain: placed pods whose required anti-affinity terms select the incoming pod.
     private(set) var existingAntiAffinity: [TopologyPair: Int] = [:]
 
-    init(pod: skiff_pod, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) {
+    init(pod: skiff_pod, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>, cycle: OpaquePointer?) {
       self.pod = pod
       self.nodes = nodes
       let changes = NodeChanges.shared
-      changes.walk(nodes)
+      changes.walk(nodes, cycle: cycle)
       let affinityTerms = pod.requiredAffinity
       if !affinityTerms.isEmpty {
         var key = [DomainCountCache.Kind.affinity.rawValue, pod.namespace_]

@@ -68,7 +68,7 @@ enum PodTopologySpread {
   }
 
   static func state(_ cycle: OpaquePointer?, _ pod: UnsafePointer<skiff_pod>) -> State {
-    PluginHost.cycleState(cycle) { State(pod: pod, nodes: PluginHost.cycleNodes(cycle)) }
+    PluginHost.cycleState(cycle) { State(pod: pod, nodes: PluginHost.cycleNodes(cycle), cycle: cycle) }
   }
 
   /// One constraint's matching pods per domain, counted once per cycle.
@@ -99,23 +99,23 @@ enum PodTopologySpread {
     /// ScheduleAnyway constraints, for score.
     let preferred: [Spread]
 
-    init(pod: UnsafePointer<skiff_pod>, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) {
+    init(pod: UnsafePointer<skiff_pod>, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>, cycle: OpaquePointer?) {
       let constraints = pod.pointee.spreadConstraints
-      required = Self.count(constraints.filter { $0.when_unsatisfiable == SKIFF_SPREAD_DO_NOT_SCHEDULE }, pod, nodes)
-      preferred = Self.count(constraints.filter { $0.when_unsatisfiable == SKIFF_SPREAD_SCHEDULE_ANYWAY }, pod, nodes)
+      required = Self.count(constraints.filter { $0.when_unsatisfiable == SKIFF_SPREAD_DO_NOT_SCHEDULE }, pod, nodes, cycle)
+      preferred = Self.count(constraints.filter { $0.when_unsatisfiable == SKIFF_SPREAD_SCHEDULE_ANYWAY }, pod, nodes, cycle)
     }
 
     /// Counts over the nodes the pod could go to by its nodeSelector and required node affinity,
     /// and that carry every constraint's key: pods in the pod's namespace, not terminating, that
     /// the constraint's selector matches.
     private static func count(_ constraints: [skiff_spread_constraint], _ pod: UnsafePointer<skiff_pod>,
-                              _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) -> [Spread] {
+                              _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>, _ cycle: OpaquePointer?) -> [Spread] {
       var spreads = constraints.map {
         Spread(constraint: $0, selfMatch: PodSelection.matches($0.selector, pod.pointee) ? 1 : 0)
       }
       guard !spreads.isEmpty else { return [] }
       if pod.pointee.n_node_selector == 0 && pod.pointee.n_required_node_terms == 0 {
-        return kept(spreads, pod.pointee, nodes)
+        return kept(spreads, pod.pointee, nodes, cycle)
       }
       for case let node? in nodes where NodeAffinity.required(pod, node) {
         let domains = constraints.map { node.pointee.label($0.topology_key) }
@@ -137,8 +137,8 @@ enum PodTopologySpread {
     /// cycles (DomainCountCache): one question for which domains the eligible nodes form, one per
     /// constraint for the matching pods in each, recounted only on nodes that changed.
     private static func kept(_ spreads: [Spread], _ pod: skiff_pod,
-                             _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) -> [Spread] {
-      NodeChanges.shared.walk(nodes)
+                             _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>, _ cycle: OpaquePointer?) -> [Spread] {
+      NodeChanges.shared.walk(nodes, cycle: cycle)
       let keys = spreads.map(\.constraint.topology_key)
       func eligibleDomains(_ node: UnsafePointer<skiff_node>) -> [TopologyPair]? {
         var domains: [TopologyPair] = []

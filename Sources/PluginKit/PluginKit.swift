@@ -205,6 +205,17 @@ extension PluginHost {
     return UnsafeBufferPointer(start: nodes, count: Int(count))
   }
 
+  /// The positions of cycleNodes' array whose node changed since `mark` (host->cycle_changed_nodes,
+  /// ABI 4), moving `mark` on; nil when every node must be taken as changed, as on an older host.
+  public static func changedNodes(_ cycle: OpaquePointer?, since mark: inout UInt64) -> UnsafeBufferPointer<UInt32>? {
+    let slotEnd = MemoryLayout<skiff_host>.offset(of: \skiff_host.cycle_changed_nodes)! + MemoryLayout<UnsafeRawPointer>.size
+    guard Int(table.pointee.struct_size) >= slotEnd, let changed = table.pointee.cycle_changed_nodes else { return nil }
+    var positions: UnsafePointer<UInt32>?
+    var count: UInt32 = 0
+    guard changed(cycle, &mark, &positions, &count) == SKIFF_OK else { return nil }
+    return UnsafeBufferPointer(start: positions, count: Int(count))
+  }
+
   /// Preemption helpers (ABI 2, post_filter only): would the pod pass the filters on `node`
   /// without the pods `without`? nil when the host is too old to answer.
   public static func filterWithout(_ cycle: OpaquePointer?, _ pod: UnsafePointer<skiff_pod>,

@@ -35,17 +35,45 @@ final class PodInfo {
   }
 }
 
+/// Node structs in chunks of consecutive memory, handed out in the order nodes come, so that a
+/// filter loop walking consecutive positions reads consecutive memory, which the hardware
+/// prefetches, instead of missing the cache on one separate allocation per node (that miss was
+/// most of a basic cycle's filtering). Slots never move while their node lives; freed ones are
+/// reused.
+final class NodeSlab {
+  private var chunks: [UnsafeMutablePointer<skiff_node>] = []
+  private var usedOfLastChunk = 0
+  private var freed: [UnsafeMutablePointer<skiff_node>] = []
+  static let chunkSize = 1_024
+
+  func take() -> UnsafeMutablePointer<skiff_node> {
+    if let slot = freed.popLast() { return slot }
+    if chunks.isEmpty || usedOfLastChunk == Self.chunkSize {
+      chunks.append(.allocate(capacity: Self.chunkSize))
+      usedOfLastChunk = 0
+    }
+    usedOfLastChunk += 1
+    return chunks[chunks.count - 1] + (usedOfLastChunk - 1)
+  }
+
+  func give(_ slot: UnsafeMutablePointer<skiff_node>) { freed.append(slot) }
+
+  deinit { for chunk in chunks { chunk.deallocate() } }
+}
+
 final class NodeInfo {
   let name: String
   let node: UnsafeMutablePointer<skiff_node>
+  private let slab: NodeSlab
   private var staticArena = Arena()
   private var dynamicArena = Arena()
   private(set) var pods: [PodInfo] = []
   private var requested = ResourceVector()
 
-  init(name: String, object: JSON, id: UInt64, intern: Interner) {
+  init(name: String, object: JSON, id: UInt64, intern: Interner, slab: NodeSlab) {
     self.name = name
-    node = UnsafeMutablePointer<skiff_node>.allocate(capacity: 1)
+    self.slab = slab
+    node = slab.take()
     node.initialize(to: skiff_node())
     node.pointee.abi_version = SKIFF_ABI_VERSION
     node.pointee.struct_size = UInt32(MemoryLayout<skiff_node>.size)
@@ -56,7 +84,7 @@ final class NodeInfo {
 
   deinit {
     node.deinitialize(count: 1)
-    node.deallocate()
+    slab.give(node)
   }
 
   /// The parts that come from the Node object: labels, taints, allocatable, flags.
@@ -131,6 +159,9 @@ final class ClusterSnapshot {
   /// which happens only between cycles, so a cycle may hold it.
   private(set) var nodeArray = Arena()
   private(set) var nodeArrayBase: UnsafePointer<UnsafePointer<skiff_node>?>?
+  /// Every change to a node struct, by position, for host->cycle_changed_nodes.
+  let changes = NodeChangeLog()
+  private let slab = NodeSlab()
 
   private func rebuildNodeArray() {
     let arena = Arena()
@@ -150,13 +181,17 @@ final class ClusterSnapshot {
   func node(named name: String) -> NodeInfo? { nodeIndex[name].map { nodes[$0] } }
 
   func upsertNode(_ name: String, _ object: JSON) {
-    if let existing = node(named: name) { return existing.update(object, intern: intern) }
-    let info = NodeInfo(name: name, object: object, id: newID(), intern: intern)
+    if let position = nodeIndex[name] {
+      nodes[position].update(object, intern: intern)
+      return changes.record(position)
+    }
+    let info = NodeInfo(name: name, object: object, id: newID(), intern: intern, slab: slab)
     nodeIndex[name] = nodes.count
     nodes.append(info)
     rebuildNodeArray()
     // Pods seen before their node (a watch can deliver them first) join it now.
     for pod in placed.values where pod.nodeName == name { info.add(pod) }
+    changes.record(nodes.count - 1)
   }
 
   func removeNode(_ name: String) {
@@ -164,6 +199,7 @@ final class ClusterSnapshot {
     nodes.remove(at: index)
     rebuildNodeArray()
     for i in index..<nodes.count { nodeIndex[nodes[i].name] = i }
+    changes.reset()  // the nodes after it moved
   }
 
   /// Places a pod on its node (replacing what the snapshot knew of it).
@@ -171,12 +207,16 @@ final class ClusterSnapshot {
     unplace(pod.key)
     guard let nodeName = pod.nodeName else { return }
     placed[pod.key] = pod
-    node(named: nodeName)?.add(pod)
+    guard let position = nodeIndex[nodeName] else { return }
+    nodes[position].add(pod)
+    changes.record(position)
   }
 
   func unplace(_ key: String) {
-    guard let old = placed.removeValue(forKey: key) else { return }
-    if let nodeName = old.nodeName { node(named: nodeName)?.remove(old) }
+    guard let old = placed.removeValue(forKey: key), let nodeName = old.nodeName,
+          let position = nodeIndex[nodeName] else { return }
+    nodes[position].remove(old)
+    changes.record(position)
   }
 
   func isPlaced(_ key: String) -> Bool { placed[key] != nil }

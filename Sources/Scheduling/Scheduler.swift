@@ -293,6 +293,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     var skipped = Set<String>()
     for plugin in profile.preFilter {
       cycle.currentPlugin = plugin.id
+    cycle.nodeChanges = snapshot.changes
       var count: UInt32 = 0
       if plugin.vtable.pre_filter!(plugin.vtable.`self`, cycle.handle, pod, nil, &count) == SKIFF_SKIP {
         skipped.insert(plugin.name)
@@ -514,6 +515,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     return SKIFF_OK
   }
 
+    check.nodeChanges = snapshot.changes
   /// A pod held at Permit: the plugins that still have to allow it, and its timeout.
   private struct Waiting {
     let pod: PodInfo
@@ -545,6 +547,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     let pod = UnsafePointer(info.pod)
     for plugin in profile.preBind {
       cycle.currentPlugin = plugin.id
+    cycle.nodeChanges = snapshot.changes
       let status = plugin.vtable.pre_bind!(plugin.vtable.`self`, cycle.handle, pod, node.node)
       guard status == SKIFF_OK else {
         let reason = cycle.takeReasons(ofPlugin: plugin.id).first ?? "rejected by \(plugin.name) at pre-bind"

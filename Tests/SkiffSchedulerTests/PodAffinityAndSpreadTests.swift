@@ -33,18 +33,20 @@ final class PodAffinityAndSpreadTests: KernelTestCase {
   }
 
   /// A fresh cycle whose cycle_nodes answers `nodes`, as the framework sets it up.
-  private func cycle(over nodes: [UnsafePointer<skiff_node>?]) -> SchedulingCycle {
+  private func cycle(over nodes: [UnsafePointer<skiff_node>?], changes: NodeChangeLog? = nil) -> SchedulingCycle {
     let cycle = SchedulingCycle()
     cycle.nodes = objects.keep(nodes)
     cycle.nodeCount = UInt32(nodes.count)
+    cycle.nodeChanges = changes
     return cycle
   }
 
   /// pre_filter's status and, per node in order, "fits" or the status and reasons its filter gave.
   /// A skipped plugin's filter is not called, as in the framework.
   private func filter(_ plugin: skiff_scheduler_plugin, _ pod: UnsafePointer<skiff_pod>?,
-                      _ nodes: [UnsafePointer<skiff_node>?]) -> (preFilter: skiff_status, nodes: [String]) {
-    let cycle = cycle(over: nodes)
+                      _ nodes: [UnsafePointer<skiff_node>?],
+                      changes: NodeChangeLog? = nil) -> (preFilter: skiff_status, nodes: [String]) {
+    let cycle = cycle(over: nodes, changes: changes)
     defer { cycle.end() }
     var count: UInt32 = 0
     let preFilter = plugin.pre_filter(plugin.`self`, cycle.handle, pod, nil, &count)
@@ -313,6 +315,33 @@ final class PodAffinityAndSpreadTests: KernelTestCase {
     XCTAssertEqual(filter(spread, web, [busyA1]).nodes, ["fits"])
     // And came back empty.
     XCTAssertEqual(filter(spread, web, [busyA1, b1]).nodes, [skewTooLarge, "fits"])
+  }
+
+  func testKeptCountsReadOnlyTheNodesTheFrameworkSaysChanged() throws {
+    let spread = try plugin("PodTopologySpread")
+    let o = objects!
+    let web = o.pod(labels: ["app": "web"], spread: [o.spread(zone, maxSkew: 1, selector: o.selector(["app": "web"]))])
+    let id = freshIDs()
+    let a1 = numbered(node("a1", zone: "a"), id: id, generation: 1)
+    let b1 = numbered(node("b1", zone: "b"), id: id + 1, generation: 1)
+    let changes = NodeChangeLog()
+    changes.record(0)
+    changes.record(1)
+    XCTAssertEqual(filter(spread, web, [a1, b1], changes: changes).nodes, ["fits", "fits"])
+    let busyA1 = numbered(node("a1", zone: "a", holding: [o.pod(labels: ["app": "web"])]), id: id, generation: 2)
+    changes.record(0)
+    XCTAssertEqual(filter(spread, web, [busyA1, b1], changes: changes).nodes, [skewTooLarge, "fits"])
+    // A change the log does not report is not looked for: no node is compared unless it says so.
+    let emptiedA1 = numbered(node("a1", zone: "a"), id: id, generation: 3)
+    XCTAssertEqual(filter(spread, web, [emptiedA1, b1], changes: changes).nodes, [skewTooLarge, "fits"])
+    changes.record(0)
+    XCTAssertEqual(filter(spread, web, [emptiedA1, b1], changes: changes).nodes, ["fits", "fits"])
+    // After a reset (a node went) the log cannot say what changed: every node is compared again.
+    changes.reset()
+    XCTAssertEqual(filter(spread, web, [busyA1, b1], changes: changes).nodes, [skewTooLarge, "fits"])
+    // And another snapshot's log never answers for this one's nodes.
+    let other = NodeChangeLog()
+    XCTAssertEqual(filter(spread, web, [emptiedA1, b1], changes: other).nodes, ["fits", "fits"])
   }
 
   func testAPlacedPodsAntiAffinityCountsFromTheCycleAfterItArrives() throws {

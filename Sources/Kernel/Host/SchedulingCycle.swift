@@ -13,6 +13,8 @@ public final class SchedulingCycle: @unchecked Sendable {
   /// The snapshot's nodes, for plugins that look across the cluster (host->cycle_nodes).
   public var nodes: UnsafePointer<UnsafePointer<skiff_node>?>?
   public var nodeCount: UInt32 = 0
+  /// What changed in `nodes` and when (host->cycle_changed_nodes); nil answers "everything".
+  public var nodeChanges: NodeChangeLog?
   /// Set by the framework while post_filter runs: host->cycle_filter_without and cycle_preempt.
   public var filterWithout: ((UnsafePointer<skiff_pod>, UnsafePointer<skiff_node>, [UInt64]) -> skiff_status)?
   public var preempt: (([UInt64]) -> skiff_status)?
