@@ -167,7 +167,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     let name = String(kv.key.dropFirst("/registry/core/nodes/".count))
     if deleted {
       snapshot.removeNode(name)
-    } else if let object = try? JSON.parse(kv.value) {
+    } else if let object = try? JSON.parse(kv.value, omitting: Self.unreadOfNodes) {
       snapshot.upsertNode(name, object)
     }
     // A node that came or changed may fit what did not fit before.
@@ -176,6 +176,12 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   }
 
   static let budgetPrefix = "/registry/policy/poddisruptionbudgets/"
+
+  /// What scheduling never reads of a pod, left unparsed: field ownership (a third of a stored
+  /// pod), conditions and container statuses.
+  static let unreadOfPods = [("metadata", "managedFields"), ("status", "conditions"), ("status", "containerStatuses")]
+  /// And of a node: field ownership and the image list.
+  static let unreadOfNodes = [("metadata", "managedFields"), ("status", "images")]
 
   private func budgetChanged(_ kv: KeyValue, deleted: Bool) {
     if deleted {
@@ -201,7 +207,9 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       queue.moveAllToActive()  // freed resources
       return schedulePending()
     }
-    guard let object = try? JSON.parse(kv.value), !snapshot.holdsUnchanged(kv.key, object) else { return }
+    guard let object = try? JSON.parse(kv.value, omitting: Self.unreadOfPods), !snapshot.holdsUnchanged(kv.key, object) else {
+      return
+    }
     let info = PodInfo(key: kv.key, object: object, id: snapshot.newID(), intern: snapshot.intern,
                        minMember: minMember(of: object))
     resolvePriorityClass(of: object, into: info.pod)
@@ -285,6 +293,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     let nodes = snapshot.nodes
     cycle.nodes = snapshot.nodeArrayBase
     cycle.nodeCount = UInt32(nodes.count)
+    cycle.nodeChanges = snapshot.changes
     var rejections: [String: [String: Int]] = [:]
     // Rejected nodes by position in `nodes`, with the filter (its position below) and first reason.
     var rejected: [(position: Int, status: skiff_status, filter: Int, reason: String)] = []
@@ -293,7 +302,6 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     var skipped = Set<String>()
     for plugin in profile.preFilter {
       cycle.currentPlugin = plugin.id
-    cycle.nodeChanges = snapshot.changes
       var count: UInt32 = 0
       if plugin.vtable.pre_filter!(plugin.vtable.`self`, cycle.handle, pod, nil, &count) == SKIFF_SKIP {
         skipped.insert(plugin.name)
@@ -507,6 +515,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     defer { check.end() }
     check.nodes = snapshot.nodeArrayBase
     check.nodeCount = UInt32(snapshot.nodes.count)
+    check.nodeChanges = snapshot.changes
     for plugin in profile.filter {
       check.currentPlugin = plugin.id
       let status = plugin.vtable.filter!(plugin.vtable.`self`, check.handle, pod, &copy)
@@ -515,7 +524,6 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     return SKIFF_OK
   }
 
-    check.nodeChanges = snapshot.changes
   /// A pod held at Permit: the plugins that still have to allow it, and its timeout.
   private struct Waiting {
     let pod: PodInfo
@@ -539,6 +547,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     defer { cycle.end() }
     cycle.nodes = snapshot.nodeArrayBase
     cycle.nodeCount = UInt32(snapshot.nodes.count)
+    cycle.nodeChanges = snapshot.changes
     cycle.bind = { [unowned self] pod, target in
       guard pod.pointee.id == info.pod.pointee.id, UnsafePointer(node.node) == target else { return SKIFF_INVALID }
       bindThroughAPI(info, to: node)
@@ -547,7 +556,6 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     let pod = UnsafePointer(info.pod)
     for plugin in profile.preBind {
       cycle.currentPlugin = plugin.id
-    cycle.nodeChanges = snapshot.changes
       let status = plugin.vtable.pre_bind!(plugin.vtable.`self`, cycle.handle, pod, node.node)
       guard status == SKIFF_OK else {
         let reason = cycle.takeReasons(ofPlugin: plugin.id).first ?? "rejected by \(plugin.name) at pre-bind"
