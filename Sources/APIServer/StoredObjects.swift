@@ -23,6 +23,17 @@ enum StoredObject {
     return object
   }
 
+  /// Enough of a stored object for label and field selectors: all but its field ownership.
+  static func decodeForSelection(_ kv: KeyValue) -> JSON {
+    (try? JSON.parse(kv.value, omitting: [("metadata", "managedFields")])) ?? [:]
+  }
+
+  /// The stored bytes with the resourceVersion spliced into metadata: what `decode` gives,
+  /// printed, without parsing and printing. nil for bytes that hold no metadata object.
+  static func withVersion(_ kv: KeyValue) -> [UInt8]? {
+    JSON.splicing("resourceVersion", String(kv.modRevision), into: "metadata", of: kv.value)
+  }
+
   /// What a client sees of `object` once stored at `revision`: the same as decoding what
   /// `encode(object)` stored, without parsing those bytes back.
   static func stored(_ object: JSON, revision: Int64) -> JSON {

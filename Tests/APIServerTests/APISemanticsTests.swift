@@ -96,6 +96,26 @@ final class APISemanticsTests: ServerTestCase {
     XCTAssertTrue(events.first?.contains(#""name":"w2""#) ?? false, resumed.text)
   }
 
+  func testWatchedObjectsAreWhatTheWritesAnsweredAndLeavingASelectorIsADelete() throws {
+    let before = try HTTPClient.send("GET", configMaps)
+    let listVersion = (before.json["metadata"] as? [String: Any])?["resourceVersion"] as? String ?? ""
+    let created = try HTTPClient.send("POST", configMaps + "?fieldManager=tester",
+                                      json: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"sel","labels":{"team":"a"}},"data":{"k":"v"}}"#)
+    let moved = try HTTPClient.send("PATCH", configMaps + "/sel?fieldManager=mover", body: Data(#"{"metadata":{"labels":{"team":"b"}}}"#.utf8),
+                                    contentType: "application/merge-patch+json")
+    XCTAssertEqual([created.status, moved.status], [201, 200])
+    let watched = try HTTPClient.send("GET", configMaps + "?watch=true&labelSelector=team%3Da&resourceVersion=\(listVersion)&timeoutSeconds=1")
+    let events = try watched.text.split(separator: "\n").map {
+      try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+    XCTAssertEqual(events.map { $0["type"] as? String }, ["ADDED", "DELETED"], watched.text)
+    // Each object is whole, field ownership and resourceVersion included, as the write answered it.
+    XCTAssertEqual(events.first?["object"] as? NSDictionary, created.json as NSDictionary)
+    XCTAssertEqual(events.last?["object"] as? NSDictionary, moved.json as NSDictionary)
+    let managers = ((events.last?["object"] as? [String: Any])?["metadata"] as? [String: Any])?["managedFields"] as? [[String: Any]]
+    XCTAssertEqual(managers?.compactMap { $0["manager"] as? String }, ["tester", "mover"])
+  }
+
   func testWatchFromACompactedRevisionExpires() throws {
     server.stop()
     server = try SkiffServer(dataDir: dir.appendingPathComponent("compacting"),
