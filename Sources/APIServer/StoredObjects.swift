@@ -1,6 +1,9 @@
 // Objects as the store keeps them and as clients see them: stored JSON carries no
 // resourceVersion (the store's modRevision is the truth), which is set on every read.
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import ObjectModel
 import Store
 
@@ -69,11 +72,12 @@ enum StoredObject {
   }
 
   /// A random (version 4) UUID in lowercase. Not Foundation's `UUID()`: on Linux it opens, reads
-  /// and closes /dev/urandom on every call, three system calls on every create; the standard
-  /// library's generator asks getrandom once.
+  /// and closes /dev/urandom on every call, three system calls on every create.
   static func newUID() -> String {
-    var generator = SystemRandomNumberGenerator()
-    var bytes = withUnsafeBytes(of: (generator.next() as UInt64, generator.next() as UInt64)) { Array($0) }
+    var bytes = [UInt8](repeating: 0, count: 16)
+    // All sixteen bytes at once (glibc's arc4random_buf): the generator asks getrandom for eight
+    // at a time, two system calls on every create.
+    bytes.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, 16) }
     bytes[6] = bytes[6] & 0x0f | 0x40  // version 4
     bytes[8] = bytes[8] & 0x3f | 0x80  // the RFC 4122 variant
     let digits = Array("0123456789abcdef".utf8)

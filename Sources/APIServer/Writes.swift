@@ -2,6 +2,9 @@
 // Each write is admitted (defaulted and validated), then committed with the store's optimistic
 // concurrency; the client is answered when the write is durable.
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTP
 import Kernel
 import ObjectModel
@@ -391,7 +394,10 @@ extension APIServer {
   public func recordEvent(about object: JSON, type: String, reason: String, message: String, component: String) {
     let events = catalog.lookup(group: "", version: "v1", resource: "events")!
     let namespace = object.namespace ?? "default"
-    let name = "\(object.name).\(String(UInt64.random(in: 0..<UInt64.max), radix: 16))"
+    // Named as Kubernetes names them, by the clock in nanoseconds (hex): no random number to draw.
+    var clock = timespec()
+    clock_gettime(CLOCK_REALTIME, &clock)
+    let name = "\(object.name).\(String(UInt64(clock.tv_sec) &* 1_000_000_000 &+ UInt64(clock.tv_nsec), radix: 16))"
     let now = Age.now()
     let event: JSON = [
       "apiVersion": "v1", "kind": "Event",
