@@ -312,7 +312,6 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     let filters = profile.filter.filter { !skipped.contains($0.name) }
     let filterIDs = filters.map(\.id), filterContexts = filters.map(\.vtable.`self`)
     let filterCalls = filters.map { $0.vtable.filter! }
-    let unexplained = filters.map { "rejected by \($0.name)" }
     // Per filter, in the order above: how many nodes it rejected, by reason. A filter gives the
     // same reason node after node, so a run of one reason is counted before it is hashed.
     var tallies = [[String: Int]](repeating: [:], count: filters.count)
@@ -342,7 +341,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
               runs[f] = (reason, 1)
             }
           }
-          if given == 0 { tallies[f][unexplained[f], default: 0] += 1 }
+          if given == 0 { tallies[f]["rejected by \(filters[f].name)", default: 0] += 1 }
           rejected.append((position, status, f, first ?? ""))
           continue nodeLoop
         }
@@ -365,15 +364,15 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     var skipScore = Set<String>()
     // skiff.h promises the node list for the whole cycle, so it lives in an arena the cycle holds.
     let cycleArena = Arena()
-    let feasibleNodes = cycleArena.array(feasible.map { nodeArray[$0] })
+    let feasibleNodes = cycleArena.array(feasible.map { nodeArray[$0] }).map { UnsafePointer($0) }
     for plugin in profile.preScore {
       cycle.currentPlugin = plugin.id
       let status = plugin.vtable.pre_score!(plugin.vtable.`self`, cycle.handle, pod,
-                                            feasibleNodes.map { UnsafePointer($0) }, UInt32(feasible.count))
+                                            feasibleNodes, UInt32(feasible.count))
       if status == SKIFF_SKIP { skipScore.insert(plugin.name) }
     }
     var totals = [Int64](repeating: 0, count: feasible.count)
-    var perPlugin: [String: [Int64]] = [:]
+    var perPlugin: [(name: String, scores: [Int64])] = []  // for the explanation
     var scores = feasible.map { skiff_node_score(node: nodeArray[$0], score: 0) }
     for plugin in profile.score where !skipScore.contains(plugin.name) {
       let score = plugin.vtable.score!, context = plugin.vtable.`self`
@@ -388,7 +387,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
         }
         for i in scores.indices { totals[i] += scores[i].score * plugin.weight }
       }
-      perPlugin[plugin.name] = scores.map(\.score)
+      perPlugin.append((plugin.name, scores.map(\.score)))
     }
     withExtendedLifetime(cycleArena) {}
     // The best three, earlier nodes first among equals: the first is the choice, all three
@@ -403,7 +402,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     let chosen = nodes[feasible[ranked[0]]]
     explanations[info.key] = Explanation(
       nodes: nodes.count, rejections: rejections,
-      top: ranked.map { i in (nodes[feasible[i]].name, totals[i], perPlugin.mapValues { $0[i] }) }, chosen: chosen.name)
+      top: ranked.map { i in (nodes[feasible[i]].name, totals[i], Dictionary(uniqueKeysWithValues: perPlugin.map { ($0.name, $0.scores[i]) })) }, chosen: chosen.name)
     explainedScheduled.append(info.key)
     if explainedScheduled.count > Self.scheduledExplanationsKept {
       let forgotten = explainedScheduled.prefix(explainedScheduled.count / 2)
