@@ -81,16 +81,25 @@ final class DomainCounts {
   private var readUpTo: Int?
   /// The sum of every slot's counts; domains counting zero are left out.
   private(set) var totals: [TopologyPair: Int] = [:]
+  /// The positions whose node counts in some domain, in no order, with each position's index in
+  /// it (-1: none), so that a plugin can hand the framework the nodes it knows are taken.
+  private(set) var countedPositions: [UInt32] = []
+  private var indexInCounted: [Int32] = []
 
   /// Brings the totals up to date with `nodes`, which `changes` has walked since they last changed;
   /// `contribution` says what one node adds. Pods and terms that `contribution` reads must be
   /// equal in content between calls with the same key.
   func refresh(_ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>, changes: NodeChanges,
                _ contribution: (UnsafePointer<skiff_node>) -> [(TopologyPair, Int)]) {
-    while slots.count > nodes.count { add(slots.removeLast().counts, sign: -1) }  // nodes went away
+    while slots.count > nodes.count {  // nodes went away
+      setCounted(slots.count - 1, false)
+      add(slots.removeLast().counts, sign: -1)
+    }
+    indexInCounted.removeLast(indexInCounted.count - slots.count)
     if slots.count < nodes.count {
       let unseen: (id: UInt64, generation: UInt64, counts: [(TopologyPair, Int)]) = (0, .max, [])
       slots += repeatElement(unseen, count: nodes.count - slots.count)
+      indexInCounted += repeatElement(-1, count: nodes.count - indexInCounted.count)
     }
     if let readUpTo, readUpTo >= changes.logStart {
       for entry in (readUpTo - changes.logStart)..<changes.log.count {
@@ -112,6 +121,22 @@ final class DomainCounts {
     add(slots[position].counts, sign: -1)
     slots[position] = (id, generation, counts)
     add(counts, sign: 1)
+    setCounted(position, !counts.isEmpty)
+  }
+
+  private func setCounted(_ position: Int, _ counted: Bool) {
+    let index = Int(indexInCounted[position])
+    if counted && index < 0 {
+      indexInCounted[position] = Int32(countedPositions.count)
+      countedPositions.append(UInt32(position))
+    } else if !counted && index >= 0 {
+      let last = countedPositions.removeLast()
+      if index < countedPositions.count {
+        countedPositions[index] = last
+        indexInCounted[Int(last)] = Int32(index)
+      }
+      indexInCounted[position] = -1
+    }
   }
 
   private func add(_ counts: [(TopologyPair, Int)], sign: Int) {
@@ -132,6 +157,12 @@ enum DomainCountCache {
   /// `nodes` must have been walked by NodeChanges.shared since they last changed.
   static func totals(_ key: [UInt32], _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>,
                      _ contribution: (UnsafePointer<skiff_node>) -> [(TopologyPair, Int)]) -> [TopologyPair: Int] {
+    counts(key, nodes, contribution).totals
+  }
+
+  /// The question's counts themselves, up to date: totals and the positions counted.
+  static func counts(_ key: [UInt32], _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>,
+                     _ contribution: (UnsafePointer<skiff_node>) -> [(TopologyPair, Int)]) -> DomainCounts {
     let counts: DomainCounts
     if let found = kept[key] {
       counts = found
@@ -141,7 +172,7 @@ enum DomainCountCache {
       kept[key] = counts
     }
     counts.refresh(nodes, changes: NodeChanges.shared, contribution)
-    return counts.totals
+    return counts
   }
 
   /// Question kinds, the first element of a key.

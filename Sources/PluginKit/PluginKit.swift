@@ -216,6 +216,17 @@ extension PluginHost {
     return UnsafeBufferPointer(start: positions, count: Int(count))
   }
 
+  /// Tells the framework, from pre_filter, that the nodes at these positions of cycleNodes fail
+  /// this plugin's filter with `status` and `reason` (host->cycle_reject_nodes, ABI 4); false on
+  /// an older host, whose filter loop then asks filter about them as before.
+  @discardableResult
+  public static func rejectNodes(_ cycle: OpaquePointer?, _ positions: UnsafeBufferPointer<UInt32>,
+                                 status: skiff_status, reason: String) -> Bool {
+    let slotEnd = MemoryLayout<skiff_host>.offset(of: \skiff_host.cycle_reject_nodes)! + MemoryLayout<UnsafeRawPointer>.size
+    guard Int(table.pointee.struct_size) >= slotEnd, let reject = table.pointee.cycle_reject_nodes else { return false }
+    return reject(cycle, positions.baseAddress, UInt32(positions.count), status, reason) == SKIFF_OK
+  }
+
   /// Preemption helpers (ABI 2, post_filter only): would the pod pass the filters on `node`
   /// without the pods `without`? nil when the host is too old to answer.
   public static func filterWithout(_ cycle: OpaquePointer?, _ pod: UnsafePointer<skiff_pod>,

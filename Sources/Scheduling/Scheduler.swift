@@ -34,6 +34,9 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   private var pumping = false
   /// Where the next cycle's filtering starts in the snapshot's nodes.
   private var nextStartNode = 0
+  /// Per node position, which pre_filter rejection covers it this cycle (0: none); all zero
+  /// between cycles, kept to spare an allocation per cycle.
+  private var rejectionMarks: [UInt16] = []
   /// Pods known and not yet placed, by store key, with the last message reported for them.
   private var pending: [String: PodInfo] = [:]
   /// PodDisruptionBudgets by store key, each with the arena behind its selector; preemption reads
@@ -316,6 +319,24 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     // same reason node after node, so a run of one reason is counted before it is hashed.
     var tallies = [[String: Int]](repeating: [:], count: filters.count)
     var runs = [(reason: String, count: Int)](repeating: ("", 0), count: filters.count)
+    // Nodes a running filter's plugin already rejected in pre_filter (host->cycle_reject_nodes):
+    // marked by position with 1 + the rejection's index, counted below without a filter call.
+    let preRejections = cycle.preRejections.compactMap { rejection in
+      filterIDs.firstIndex(of: rejection.plugin).map {
+        (filter: $0, status: rejection.status, reason: rejection.reason, positions: rejection.positions)
+      }
+    }
+    var preRejectedCounts = [Int](repeating: 0, count: preRejections.count)
+    var preRejected: [(position: Int, rejection: Int)] = []
+    // A local while the loop runs: a class property would cost an exclusivity check per node.
+    var marks: [UInt16] = []
+    swap(&marks, &rejectionMarks)
+    if marks.count < nodes.count { marks += repeatElement(0, count: nodes.count - marks.count) }
+    for (index, rejection) in preRejections.enumerated() {
+      for position in rejection.positions where Int(position) < nodes.count && marks[Int(position)] == 0 {
+        marks[Int(position)] = UInt16(truncatingIfNeeded: index + 1)
+      }
+    }
     // As Kubernetes does, a large cluster stops looking once it has enough feasible nodes, and the
     // next cycle starts where this one stopped so that every node gets its turn.
     let nodeArray = UnsafeBufferPointer(start: snapshot.nodeArrayBase, count: nodes.count)
@@ -326,6 +347,12 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       var position = start + examined
       if position >= nodes.count { position -= nodes.count }
       examined += 1
+      let mark = Int(marks[position])
+      if mark != 0 {
+        preRejectedCounts[mark - 1] += 1
+        preRejected.append((position, mark - 1))
+        continue
+      }
       let node = nodeArray[position]
       for f in filterCalls.indices {
         cycle.currentPlugin = filterIDs[f]
@@ -349,12 +376,23 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       feasible.append(position)
     }
     for (f, run) in runs.enumerated() where run.count > 0 { tallies[f][run.reason, default: 0] += run.count }
+    for (index, count) in preRejectedCounts.enumerated() where count > 0 {
+      tallies[preRejections[index].filter][preRejections[index].reason, default: 0] += count
+    }
+    for rejection in preRejections {
+      for position in rejection.positions where Int(position) < marks.count { marks[Int(position)] = 0 }
+    }
+    swap(&marks, &rejectionMarks)
     for (f, tally) in tallies.enumerated() where !tally.isEmpty { rejections[filters[f].name] = tally }
     nextStartNode = nodes.isEmpty ? 0 : (start + examined) % nodes.count
     guard !feasible.isEmpty else {
       if !profile.postFilter.isEmpty {
-        postFilter(info, profile: profile, cycle: cycle,
-                   rejected: rejected.map { (nodes[$0.position], $0.status, filters[$0.filter].name, $0.reason) })
+        let verdicts = rejected.map { (nodes[$0.position], $0.status, filters[$0.filter].name, $0.reason) }
+          + preRejected.map { entry in
+            let rejection = preRejections[entry.rejection]
+            return (nodes[entry.position], rejection.status, filters[rejection.filter].name, rejection.reason)
+          }
+        postFilter(info, profile: profile, cycle: cycle, rejected: verdicts)
       }
       return unschedulable(info, nodes: nodes.count, rejections: rejections)
     }

@@ -169,6 +169,30 @@ final class PodAffinityAndSpreadTests: KernelTestCase {
     XCTAssertEqual(filter(affinity, notOnWebsNode, cluster).nodes, [antiAffinityMismatch, "fits", "fits", "fits", "fits"])
   }
 
+  func testPreFilterHandsTheFrameworkTheNodesHoldingPodsThatRequiredAntiAffinityMatches() throws {
+    let affinity = try plugin("InterPodAffinity")
+    let o = objects!
+    let cluster = affinityCluster()
+    func preRejections(_ pod: UnsafePointer<skiff_pod>?) -> [String] {
+      let cycle = cycle(over: cluster)
+      defer { cycle.end() }
+      var count: UInt32 = 0
+      _ = affinity.pre_filter(affinity.`self`, cycle.handle, pod, nil, &count)
+      return cycle.preRejections.flatMap { rejection in
+        rejection.positions.sorted().map { "\(rejection.status == SKIFF_UNSCHEDULABLE ? "unschedulable" : "?"): \(rejection.reason) @\($0)" }
+      }
+    }
+    // a1 holds the web pod; a2 shares its zone but holds none, so the filter decides about it.
+    let awayFromWeb = o.pod(labels: ["app": "client"], antiAffinity: [o.podTerm(o.selector(["app": "web"]), on: zone)])
+    XCTAssertEqual(preRejections(awayFromWeb), [antiAffinityMismatch + " @0"])
+    // No terms of its own: the nodes of placed pods whose terms refuse it (the guard on c1).
+    XCTAssertEqual(preRejections(o.pod(labels: ["role": "batch"])), [existingAntiAffinityMismatch + " @3"])
+    // Required affinity is checked first and would give another reason: nothing is handed over.
+    let nearWebAwayFromDB = o.pod(labels: ["app": "client"], affinity: [o.podTerm(o.selector(["app": "web"]), on: zone)],
+                                  antiAffinity: [o.podTerm(o.selector(["app": "web"]), on: zone)])
+    XCTAssertEqual(preRejections(nearWebAwayFromDB), [])
+  }
+
   func testAPlacedPodsAntiAffinityForbidsItsDomainToPodsItSelects() throws {
     let affinity = try plugin("InterPodAffinity")
     let o = objects!

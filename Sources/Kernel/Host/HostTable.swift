@@ -237,6 +237,12 @@ enum HostTable {
       count?.pointee = UInt32(changes?.count ?? 0)
       return changes == nil ? SKIFF_SKIP : SKIFF_OK
     }
+    host.cycle_reject_nodes = { cycle, positions, count, status, reason in
+      guard let cycle = SchedulingCycle.from(cycle), status != SKIFF_OK else { return SKIFF_INVALID }
+      let listed = Array(UnsafeBufferPointer(start: positions, count: positions == nil ? 0 : Int(count)))
+      cycle.preRejections.append((cycle.currentPlugin, status, text(reason) ?? "", listed))
+      return SKIFF_OK
+    }
     host.cycle_filter_without = { cycle, pod, node, without, count in
       guard let cycle = SchedulingCycle.from(cycle), let check = cycle.filterWithout, let pod, let node else {
         return SKIFF_INVALID

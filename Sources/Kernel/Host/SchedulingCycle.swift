@@ -15,6 +15,9 @@ public final class SchedulingCycle: @unchecked Sendable {
   public var nodeCount: UInt32 = 0
   /// What changed in `nodes` and when (host->cycle_changed_nodes); nil answers "everything".
   public var nodeChanges: NodeChangeLog?
+  /// Nodes plugins rejected in pre_filter (host->cycle_reject_nodes), by position in `nodes`,
+  /// for the framework to count without calling their filters.
+  public var preRejections: [(plugin: Int, status: skiff_status, reason: String, positions: [UInt32])] = []
   /// Set by the framework while post_filter runs: host->cycle_filter_without and cycle_preempt.
   public var filterWithout: ((UnsafePointer<skiff_pod>, UnsafePointer<skiff_node>, [UInt64]) -> skiff_status)?
   public var preempt: (([UInt64]) -> skiff_status)?
@@ -98,6 +101,7 @@ public final class SchedulingCycle: @unchecked Sendable {
     for entry in state { entry.release?(entry.data) }
     state.removeAll()
     reasons.removeAll()
+    preRejections.removeAll()
   }
 
   deinit { end() }

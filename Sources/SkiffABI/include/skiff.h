@@ -42,7 +42,7 @@ extern "C" {
  *   2  skiff_host.cycle_nodes, cycle_filter_without and cycle_preempt appended
  *   3  skiff_disruption_budget; skiff_host.cycle_disruption_budgets and cycle_bind appended;
  *      SKIFF_POD_PREEMPT_NEVER
- *   4  skiff_host.cycle_changed_nodes appended */
+ *   4  skiff_host.cycle_changed_nodes and cycle_reject_nodes appended */
 #define SKIFF_ABI_VERSION 4u
 
 /* The exported entry symbol's name, for dlsym and for `#define SKIFF_EXPORT`. */
@@ -742,6 +742,13 @@ struct skiff_host {
    * every node as changed; `*since` is moved on all the same. */
   skiff_status (*cycle_changed_nodes)(skiff_cycle *cycle, uint64_t *since, const uint32_t **positions,
                                       uint32_t *n_positions);
+  /* pre_filter only. The nodes at these positions of cycle_nodes' array fail this plugin's filter
+   * with `status` and `reason` (copied), so the framework counts them rejected without calling
+   * filter on them: a plugin that knows in pre_filter which nodes are taken (pod anti-affinity)
+   * spares the filter loop the walk over them. List only nodes the filter would reject with that
+   * status and reason; the others are filtered as usual. */
+  skiff_status (*cycle_reject_nodes)(skiff_cycle *cycle, const uint32_t *positions, uint32_t n_positions,
+                                     skiff_status status, const char *reason);
 };
 
 /* The one symbol a plugin library exports. */
