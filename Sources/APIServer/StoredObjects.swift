@@ -34,7 +34,7 @@ enum StoredObject {
   /// The stored bytes with the resourceVersion spliced into metadata: what `decode` gives,
   /// printed, without parsing and printing. nil for bytes that hold no metadata object.
   static func withVersion(_ kv: KeyValue) -> [UInt8]? {
-    JSON.splicing("resourceVersion", String(kv.modRevision), into: "metadata", of: kv.value)
+    JSON.splicing("resourceVersion", .string(String(kv.modRevision)), into: "metadata", of: kv.value)
   }
 
   /// What a client sees of `object` once stored at `revision`: the same as decoding what

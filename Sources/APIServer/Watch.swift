@@ -10,32 +10,55 @@ import Store
 
 final class WatchStream {
   let responder: HTTPResponder
+  private let loop: EventLoop
   var handle: WatchHandle?
   var timer: LoopTimer?
   private(set) var ended = false
   private let onEnd: () -> Void
+  /// Events written since the loop last came round, sent as one chunk: the store delivers a
+  /// commit batch's events at once, and a write per event cost a system call and a TCP segment.
+  private var pending: [UInt8] = []
+  private var flushScheduled = false
 
-  init(responder: HTTPResponder, onEnd: @escaping () -> Void) {
+  init(responder: HTTPResponder, loop: EventLoop, onEnd: @escaping () -> Void) {
     self.responder = responder
+    self.loop = loop
     self.onEnd = onEnd
   }
 
+  /// What the client has yet to read, sent or not.
+  var queuedBytes: Int { pending.count + responder.queuedBytes }
+
   func write(_ event: JSON) {
     guard !ended else { return }
-    var bytes = event.serialized()
-    bytes.append(10)
-    responder.write(chunk: bytes)
+    event.serialize(into: &pending)
+    pending.append(10)
+    scheduleFlush()
+  }
+
+  private func scheduleFlush() {
+    guard !flushScheduled else { return }
+    flushScheduled = true
+    loop.execute { [self] in
+      flushScheduled = false
+      flush()
+    }
+  }
+
+  private func flush() {
+    guard !pending.isEmpty, responder.isOpen else { return pending.removeAll() }
+    responder.write(chunk: pending)
+    pending.removeAll(keepingCapacity: pending.capacity <= 64 * 1024)
   }
 
   /// An event whose object is already JSON text.
   func write(_ kind: String, objectBytes: [UInt8]) {
     guard !ended else { return }
-    var bytes = Array("{\"type\":\"\(kind)\",\"object\":".utf8)
-    bytes.reserveCapacity(bytes.count + objectBytes.count + 2)
-    bytes.append(contentsOf: objectBytes)
-    bytes.append(UInt8(ascii: "}"))
-    bytes.append(10)
-    responder.write(chunk: bytes)
+    pending.append(contentsOf: "{\"type\":\"\(kind)\",\"object\":".utf8)
+    pending.append(contentsOf: objectBytes)
+    pending.append(UInt8(ascii: "}"))
+    pending.append(10)
+    scheduleFlush()
   }
 
   func end() {
@@ -43,6 +66,7 @@ final class WatchStream {
     ended = true
     timer?.close()
     onEnd()
+    flush()
     if responder.isOpen { responder.end() }
   }
 }
@@ -64,7 +88,7 @@ extension APIServer {
 
     responder.beginStream(status: 200, headers: [("Content-Type", "application/json")])
     let id = ObjectIdentifier(responder)
-    let stream = WatchStream(responder: responder) { [weak self] in
+    let stream = WatchStream(responder: responder, loop: loop) { [weak self] in
       guard let self, let stream = self.watches.removeValue(forKey: id) else { return }
       if let handle = stream.handle { self.store.cancel(handle) }
     }
@@ -81,7 +105,7 @@ extension APIServer {
       } else {
         stream.write(["type": .string(kind), "object": Conversion.present(object, as: type)])
       }
-      if responder.queuedBytes > Self.maxQueuedWatchBytes { stream.end() }
+      if stream.queuedBytes > Self.maxQueuedWatchBytes { stream.end() }
     }
 
     var from = (Int64(requested) ?? 0) + 1
@@ -103,7 +127,7 @@ extension APIServer {
       func emitStored(_ kind: String, _ kv: KeyValue) {
         if verbatim, let bytes = StoredObject.withVersion(kv) {
           stream.write(kind, objectBytes: bytes)
-          if responder.queuedBytes > Self.maxQueuedWatchBytes { stream.end() }
+          if stream.queuedBytes > Self.maxQueuedWatchBytes { stream.end() }
         } else {
           emit(kind, StoredObject.decode(kv))
         }

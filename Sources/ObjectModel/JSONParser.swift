@@ -633,15 +633,16 @@ enum SWAR {
 }
 
 extension JSON {
-  /// `bytes`, a JSON object this server wrote, with `"key":"value"` added as the first member of
+  /// `bytes`, a JSON object this server wrote, with `"key":value` added as the first member of
   /// the object that is the root's member `parent` (`metadata`): a stored object given its
-  /// resourceVersion for a reader without parsing and printing it again. nil when the bytes hold
-  /// no such object. `key` must not be there already, and neither text may need escaping.
-  public static func splicing(_ key: String, _ value: String, into parent: String, of bytes: [UInt8]) -> [UInt8]? {
+  /// resourceVersion for a reader, or a pod its node, without parsing and printing it again. nil
+  /// when the bytes hold no such object. `key` must not be there already nor need escaping.
+  public static func splicing(_ key: String, _ value: JSON, into parent: String, of bytes: [UInt8]) -> [UInt8]? {
     bytes.withUnsafeBufferPointer { buffer -> [UInt8]? in
       var parser = JSONParser(buffer)
       guard let opening = try? parser.openingOfRootMember(parent) else { return nil }
-      var member = Array("\"\(key)\":\"\(value)\"".utf8)
+      var member = Array("\"\(key)\":".utf8)
+      value.serialize(into: &member)
       var next = opening + 1
       while next < buffer.count, buffer[next] == 0x20 || buffer[next] == 0x0A || buffer[next] == 0x09 || buffer[next] == 0x0D {
         next += 1

@@ -116,6 +116,48 @@ final class APISemanticsTests: ServerTestCase {
     XCTAssertEqual(managers?.compactMap { $0["manager"] as? String }, ["tester", "mover"])
   }
 
+  func testABindingSetsTheNodeAndPodScheduledOnceAndKeepsTheRest() throws {
+    let pods = api + "/api/v1/namespaces/default/pods"
+    // A scheduler name no profile serves: nothing but this test writes these pods.
+    func pod(_ name: String) -> String {
+      #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","labels":{"app":"b"}},"#
+        + #""spec":{"schedulerName":"elsewhere","containers":[{"name":"c","image":"busybox"}]}}"#
+    }
+    func binding(_ name: String, _ node: String) throws -> HTTPReply {
+      try HTTPClient.send("POST", pods + "/\(name)/binding",
+                          json: #"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"\#(name)"},"target":{"kind":"Node","name":"\#(node)"}}"#)
+    }
+    func conditions(_ object: [String: Any]) -> [String: String] {
+      let list = (object["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
+      return Dictionary(uniqueKeysWithValues: list.map { ($0["type"] as? String ?? "", $0["status"] as? String ?? "") })
+    }
+    // A fresh pod, as the scheduler finds it.
+    let created = try HTTPClient.send("POST", pods + "?fieldManager=maker", json: pod("fresh")).json
+    XCTAssertEqual(try binding("fresh", "n1").status, 201)
+    let fresh = try HTTPClient.send("GET", pods + "/fresh").json
+    XCTAssertEqual((fresh["spec"] as? [String: Any])?["nodeName"] as? String, "n1")
+    XCTAssertEqual(conditions(fresh), ["PodScheduled": "True"])
+    var expected = created
+    expected["spec"] = fresh["spec"]
+    expected["status"] = fresh["status"]
+    var metadata = expected["metadata"] as? [String: Any] ?? [:]
+    metadata["resourceVersion"] = (fresh["metadata"] as? [String: Any])?["resourceVersion"]
+    expected["metadata"] = metadata
+    XCTAssertEqual(fresh as NSDictionary, expected as NSDictionary, "only the node, the condition and the version changed")
+    XCTAssertEqual(try binding("fresh", "n2").status, 409, "bound once")
+    // A pod that already has conditions keeps them, and PodScheduled is set among them.
+    let other = try HTTPClient.send("POST", pods, json: pod("held")).json
+    var withConditions = other
+    withConditions["status"] = ["phase": "Pending", "conditions": [["type": "Custom", "status": "False"]]]
+    let status = try HTTPClient.send("PUT", pods + "/held/status",
+                                     body: try JSONSerialization.data(withJSONObject: withConditions))
+    XCTAssertEqual(status.status, 200, status.text)
+    XCTAssertEqual(try binding("held", "n3").status, 201)
+    let held = try HTTPClient.send("GET", pods + "/held").json
+    XCTAssertEqual((held["spec"] as? [String: Any])?["nodeName"] as? String, "n3")
+    XCTAssertEqual(conditions(held), ["Custom": "False", "PodScheduled": "True"])
+  }
+
   func testWatchFromACompactedRevisionExpires() throws {
     server.stop()
     server = try SkiffServer(dataDir: dir.appendingPathComponent("compacting"),

@@ -40,7 +40,7 @@ final class JSONOmittingTests: XCTestCase {
   }
 
   func testSplicingAddsTheMemberFirstInTheNamedRootObject() throws {
-    let spliced = try XCTUnwrap(JSON.splicing("resourceVersion", "42", into: "metadata", of: Array(pod.utf8)))
+    let spliced = try XCTUnwrap(JSON.splicing("resourceVersion", .string("42"), into: "metadata", of: Array(pod.utf8)))
     var expected = try JSON.parse(pod)
     expected[path: ["metadata", "resourceVersion"]] = "42"
     XCTAssertEqual(try JSON.parse(spliced), expected)
@@ -49,10 +49,12 @@ final class JSONOmittingTests: XCTestCase {
 
   func testSplicingFindsTheRootMemberNotATextThatLooksLikeIt() throws {
     let tricky = Array(#"{"kind":"\"metadata\":{","spec":{"metadata":{}},"metadata":{}}"#.utf8)
-    let spliced = try XCTUnwrap(JSON.splicing("resourceVersion", "7", into: "metadata", of: tricky))
+    let spliced = try XCTUnwrap(JSON.splicing("resourceVersion", .string("7"), into: "metadata", of: tricky))
     XCTAssertEqual(try JSON.parse(spliced),
                    ["kind": #""metadata":{"#, "spec": ["metadata": [:]], "metadata": ["resourceVersion": "7"]])
-    XCTAssertNil(JSON.splicing("resourceVersion", "7", into: "metadata", of: Array(#"{"kind":"X"}"#.utf8)))
-    XCTAssertNil(JSON.splicing("resourceVersion", "7", into: "metadata", of: Array(#"{"metadata":"x"}"#.utf8)))
+    XCTAssertNil(JSON.splicing("resourceVersion", .string("7"), into: "metadata", of: Array(#"{"kind":"X"}"#.utf8)))
+    let empty = try XCTUnwrap(JSON.splicing("conditions", [["type": "A\"B"]], into: "status", of: Array(#"{"status":{ }}"#.utf8)))
+    XCTAssertEqual(try JSON.parse(empty), ["status": ["conditions": [["type": "A\"B"]]]])
+    XCTAssertNil(JSON.splicing("resourceVersion", .string("7"), into: "metadata", of: Array(#"{"metadata":"x"}"#.utf8)))
   }
 }
