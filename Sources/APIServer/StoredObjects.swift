@@ -26,10 +26,22 @@ enum StoredObject {
     return object
   }
 
-  /// Enough of a stored object for label and field selectors: all but its field ownership.
-  static func decodeForSelection(_ kv: KeyValue) -> JSON {
+  /// A stored object without its field ownership (no resourceVersion), for readers that never
+  /// look at managedFields.
+  static func decodeWithoutFieldOwnership(_ kv: KeyValue) -> JSON {
     (try? JSON.parse(kv.value, omitting: [("metadata", "managedFields")])) ?? [:]
   }
+
+  /// Enough of a stored object for label and field selectors: all but its field ownership, and
+  /// for a pod all but the lists no selector can read (a field selector reads scalars; a path
+  /// never leads into a list), which are most of its bytes.
+  static func decodeForSelection(_ kv: KeyValue, of type: ResourceType) -> JSON {
+    guard type.kind == "Pod", type.group.isEmpty else { return decodeWithoutFieldOwnership(kv) }
+    return (try? JSON.parse(kv.value, omitting: unselectableOfPods)) ?? [:]
+  }
+  static let unselectableOfPods = [("metadata", "managedFields"), ("spec", "containers"), ("spec", "initContainers"),
+                                   ("spec", "volumes"), ("spec", "tolerations"), ("status", "conditions"),
+                                   ("status", "containerStatuses")]
 
   /// The stored bytes with the resourceVersion spliced into metadata: what `decode` gives,
   /// printed, without parsing and printing. nil for bytes that hold no metadata object.

@@ -123,7 +123,7 @@ extension APIServer {
       // parse per side a selector must see, instead of two whole parses and a print.
       let selective = !filter.labels.isEmpty || filter.fields != nil
       let verbatim = !table && !Conversion.isV1Autoscaler(type)
-      func selected(_ kv: KeyValue) -> Bool { !selective || filter.matches(StoredObject.decodeForSelection(kv)) }
+      func selected(_ kv: KeyValue) -> Bool { !selective || filter.matches(StoredObject.decodeForSelection(kv, of: type)) }
       func emitStored(_ kind: String, _ kv: KeyValue) {
         if verbatim, let bytes = StoredObject.withVersion(kv) {
           stream.write(kind, objectBytes: bytes)

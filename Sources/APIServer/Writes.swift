@@ -327,7 +327,7 @@ extension APIServer {
       return completion(.failure(APIError.notFound(pods, name)))
     }
     // Read without field ownership, which binding leaves as it is.
-    let old = StoredObject.decodeForSelection(kv)
+    let old = StoredObject.decodeWithoutFieldOwnership(kv)
     if let bound = old[path: ["spec", "nodeName"]]?.stringValue, !bound.isEmpty {
       return completion(.failure(APIError(409, "Conflict", "Operation cannot be fulfilled on pods/binding \"\(name)\": "
         + "pod \(name) is already assigned to node \"\(bound)\"")))
@@ -424,7 +424,8 @@ extension APIServer {
       "source": ["component": .string(component)], "reportingComponent": .string(component),
       "firstTimestamp": .string(now), "lastTimestamp": .string(now), "count": 1,
     ]
-    store.create(events.key(namespace: namespace, name: name), value: StoredObject.encode(event)) { _ in }
+    // Printed as is: it has no resourceVersion to strip (StoredObject.encode would copy it to try).
+    store.create(events.key(namespace: namespace, name: name), value: event.serialized()) { _ in }
   }
 
   /// pods/eviction: a delete that disruption budgets may refuse (they are checked once the
