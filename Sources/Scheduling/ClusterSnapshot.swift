@@ -38,25 +38,41 @@ final class PodInfo {
 /// Node structs in chunks of consecutive memory, handed out in the order nodes come, so that a
 /// filter loop walking consecutive positions reads consecutive memory, which the hardware
 /// prefetches, instead of missing the cache on one separate allocation per node (that miss was
-/// most of a basic cycle's filtering). Slots never move while their node lives; freed ones are
-/// reused.
+/// most of a basic cycle's filtering). Each slot has room after its struct for a node's labels,
+/// which topology filters read on every node. Slots never move while their node lives; freed
+/// ones are reused.
 final class NodeSlab {
-  private var chunks: [UnsafeMutablePointer<skiff_node>] = []
+  private var chunks: [UnsafeMutableRawPointer] = []
   private var usedOfLastChunk = 0
-  private var freed: [UnsafeMutablePointer<skiff_node>] = []
+  private var freed: [UnsafeMutableRawPointer] = []
   static let chunkSize = 1_024
+  static let slotSize = 256
+  static let labelsOffset = MemoryLayout<skiff_node>.stride
+  /// Labels kept in the slot (10); a node with more has them in its arena.
+  static let inlineLabels = (slotSize - labelsOffset) / MemoryLayout<skiff_label>.stride
 
-  func take() -> UnsafeMutablePointer<skiff_node> {
-    if let slot = freed.popLast() { return slot }
-    if chunks.isEmpty || usedOfLastChunk == Self.chunkSize {
-      chunks.append(.allocate(capacity: Self.chunkSize))
-      usedOfLastChunk = 0
-    }
-    usedOfLastChunk += 1
-    return chunks[chunks.count - 1] + (usedOfLastChunk - 1)
+  struct Slot {
+    let node: UnsafeMutablePointer<skiff_node>
+    let labels: UnsafeMutablePointer<skiff_label>
   }
 
-  func give(_ slot: UnsafeMutablePointer<skiff_node>) { freed.append(slot) }
+  func take() -> Slot {
+    let memory: UnsafeMutableRawPointer
+    if let slot = freed.popLast() {
+      memory = slot
+    } else {
+      if chunks.isEmpty || usedOfLastChunk == Self.chunkSize {
+        chunks.append(.allocate(byteCount: Self.chunkSize * Self.slotSize, alignment: 64))
+        usedOfLastChunk = 0
+      }
+      usedOfLastChunk += 1
+      memory = chunks[chunks.count - 1] + (usedOfLastChunk - 1) * Self.slotSize
+    }
+    let labels = (memory + Self.labelsOffset).bindMemory(to: skiff_label.self, capacity: Self.inlineLabels)
+    return Slot(node: memory.bindMemory(to: skiff_node.self, capacity: 1), labels: labels)
+  }
+
+  func give(_ slot: Slot) { freed.append(UnsafeMutableRawPointer(slot.node)) }
 
   deinit { for chunk in chunks { chunk.deallocate() } }
 }
@@ -65,6 +81,7 @@ final class NodeInfo {
   let name: String
   let node: UnsafeMutablePointer<skiff_node>
   private let slab: NodeSlab
+  private let slot: NodeSlab.Slot
   private var staticArena = Arena()
   private var dynamicArena = Arena()
   private(set) var pods: [PodInfo] = []
@@ -73,7 +90,8 @@ final class NodeInfo {
   init(name: String, object: JSON, id: UInt64, intern: Interner, slab: NodeSlab) {
     self.name = name
     self.slab = slab
-    node = slab.take()
+    slot = slab.take()
+    node = slot.node
     node.initialize(to: skiff_node())
     node.pointee.abi_version = SKIFF_ABI_VERSION
     node.pointee.struct_size = UInt32(MemoryLayout<skiff_node>.size)
@@ -84,14 +102,20 @@ final class NodeInfo {
 
   deinit {
     node.deinitialize(count: 1)
-    slab.give(node)
+    slab.give(slot)
   }
 
   /// The parts that come from the Node object: labels, taints, allocatable, flags.
   func update(_ object: JSON, intern: Interner) {
     let arena = Arena()
     let labels = PodStruct.pairs(object[path: ["metadata", "labels"]], intern: intern)
-    node.pointee.labels = arena.array(labels).map { UnsafePointer($0) }
+    if labels.count <= NodeSlab.inlineLabels {
+      // Between cycles, so no plugin reads the old labels while they are overwritten.
+      slot.labels.update(from: labels, count: labels.count)
+      node.pointee.labels = labels.isEmpty ? nil : UnsafePointer(slot.labels)
+    } else {
+      node.pointee.labels = arena.array(labels).map { UnsafePointer($0) }
+    }
     node.pointee.n_labels = UInt32(labels.count)
     let taints = (object[path: ["spec", "taints"]]?.arrayValue ?? []).map { taint in
       skiff_taint(key: intern(taint["key"]?.stringValue), value: intern(taint["value"]?.stringValue),
