@@ -124,6 +124,14 @@ final class DomainCounts {
     setCounted(position, !counts.isEmpty)
   }
 
+  /// The counted positions whose node counts in one of `domains`, a few (zones): compared one by
+  /// one, as hashing each node's domains cost more than the filter calls it spares.
+  func positions(countingIn domains: [TopologyPair]) -> [UInt32] {
+    countedPositions.filter { position in
+      slots[Int(position)].counts.contains { counted in domains.contains { $0.key == counted.0.key && $0.value == counted.0.value } }
+    }
+  }
+
   private func setCounted(_ position: Int, _ counted: Bool) {
     let index = Int(indexInCounted[position])
     if counted && index < 0 {

@@ -341,6 +341,27 @@ final class PodAffinityAndSpreadTests: KernelTestCase {
     XCTAssertEqual(filter(spread, web, [busyA1, b1]).nodes, [skewTooLarge, "fits"])
   }
 
+  func testPreFilterHandsTheFrameworkTheNodesInDomainsTheSpreadWouldCrowd() throws {
+    let spread = try plugin("PodTopologySpread")
+    let o = objects!
+    let web = o.pod(labels: ["app": "web"], spread: [o.spread(zone, maxSkew: 1, selector: o.selector(["app": "web"]))])
+    let id = freshIDs()
+    let nodes = [numbered(node("a1", zone: "a", holding: [o.pod(labels: ["app": "web"])]), id: id, generation: 1),
+                 numbered(node("a2", zone: "a"), id: id + 1, generation: 1),
+                 numbered(node("b1", zone: "b"), id: id + 2, generation: 1),
+                 numbered(node("bare", zone: nil), id: id + 3, generation: 1)]
+    let cycle = cycle(over: nodes)
+    defer { cycle.end() }
+    var count: UInt32 = 0
+    XCTAssertEqual(spread.pre_filter(spread.`self`, cycle.handle, web, nil, &count), SKIFF_OK)
+    // Zone a would hold 2 to b's 0: both its nodes are named; "bare" lacks the key, and its
+    // different reason is left to the filter.
+    XCTAssertEqual(cycle.preRejections.map { "\($0.status == SKIFF_UNSCHEDULABLE) \($0.reason) \($0.positions.sorted())" },
+                   ["true \(skewTooLarge.dropFirst("unschedulable: ".count)) [0, 1]"])
+    XCTAssertEqual(filter(spread, web, nodes).nodes, [skewTooLarge, skewTooLarge, "fits", missingLabel],
+                   "the filter agrees on every node named")
+  }
+
   func testKeptCountsReadOnlyTheNodesTheFrameworkSaysChanged() throws {
     let spread = try plugin("PodTopologySpread")
     let o = objects!
