@@ -387,11 +387,14 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     nextStartNode = nodes.isEmpty ? 0 : (start + examined) % nodes.count
     guard !feasible.isEmpty else {
       if !profile.postFilter.isEmpty {
-        let verdicts = rejected.map { (nodes[$0.position], $0.status, filters[$0.filter].name, $0.reason) }
+        // In the order the nodes were examined, as if every filter had been called.
+        let examinedOrder = { (position: Int) in (position - start + nodes.count) % nodes.count }
+        let verdicts = (rejected.map { (examinedOrder($0.position), nodes[$0.position], $0.status, filters[$0.filter].name, $0.reason) }
           + preRejected.map { entry in
             let rejection = preRejections[entry.rejection]
-            return (nodes[entry.position], rejection.status, filters[rejection.filter].name, rejection.reason)
-          }
+            return (examinedOrder(entry.position), nodes[entry.position], rejection.status, filters[rejection.filter].name,
+                    rejection.reason)
+          }).sorted { $0.0 < $1.0 }.map { ($0.1, $0.2, $0.3, $0.4) }
         postFilter(info, profile: profile, cycle: cycle, rejected: verdicts)
       }
       return unschedulable(info, nodes: nodes.count, rejections: rejections)
