@@ -320,12 +320,13 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     var tallies = [[String: Int]](repeating: [:], count: filters.count)
     var runs = [(reason: String, count: Int)](repeating: ("", 0), count: filters.count)
     // Nodes a running filter's plugin already rejected in pre_filter (host->cycle_reject_nodes):
-    // marked by position with 1 + the rejection's index, counted below without a filter call.
+    // marked by position with 1 + the rejection's index, counted below without a filter call. In
+    // filter order, so a node two plugins name is charged to the filter that would have run first.
     let preRejections = cycle.preRejections.compactMap { rejection in
       filterIDs.firstIndex(of: rejection.plugin).map {
         (filter: $0, status: rejection.status, reason: rejection.reason, positions: rejection.positions)
       }
-    }
+    }.sorted { $0.filter < $1.filter }
     var preRejectedCounts = [Int](repeating: 0, count: preRejections.count)
     var preRejected: [(position: Int, rejection: Int)] = []
     // A local while the loop runs: a class property would cost an exclusivity check per node.
