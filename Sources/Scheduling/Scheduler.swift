@@ -183,6 +183,10 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   /// What scheduling never reads of a pod, left unparsed: field ownership (a third of a stored
   /// pod), conditions and container statuses.
   static let unreadOfPods = [("metadata", "managedFields"), ("status", "conditions"), ("status", "containerStatuses")]
+  /// What telling a placed pod unchanged never reads (ClusterSnapshot.holdsUnchanged).
+  static let unreadOfPlacedPods = unreadOfPods + [("metadata", "annotations"), ("spec", "containers"),
+                                                  ("spec", "initContainers"), ("spec", "volumes"), ("spec", "tolerations"),
+                                                  ("spec", "affinity"), ("spec", "topologySpreadConstraints")]
   /// And of a node: field ownership and the image list.
   static let unreadOfNodes = [("metadata", "managedFields"), ("status", "images")]
 
@@ -209,6 +213,12 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       queue.remove(kv.key)
       queue.moveAllToActive()  // freed resources
       return schedulePending()
+    }
+    // A placed pod's update (its binding coming back, a kubelet's status) rarely changes what
+    // scheduling reads: a parse of what `holdsUnchanged` compares says so before a whole one.
+    if snapshot.isPlaced(kv.key), let probe = try? JSON.parse(kv.value, omitting: Self.unreadOfPlacedPods),
+       snapshot.holdsUnchanged(kv.key, probe) {
+      return
     }
     guard let object = try? JSON.parse(kv.value, omitting: Self.unreadOfPods), !snapshot.holdsUnchanged(kv.key, object) else {
       return
