@@ -17,7 +17,9 @@ enum InterPodAffinity {
     PluginHost.vtable(skiff_scheduler_plugin.self, name: "InterPodAffinity") { vtable in
       vtable.pre_filter = { _, cycle, pod, _, _ in
         let state = InterPodAffinity.state(cycle, pod!)
-        return state.hasNothingToCheck ? SKIFF_SKIP : SKIFF_OK
+        if state.hasNothingToCheck { return SKIFF_SKIP }
+        state.rejectTakenNodes(cycle)
+        return SKIFF_OK
       }
       // Kubernetes answers UnschedulableAndUnresolvable for unmatched affinity; Skiff answers
       // Unschedulable for all three rules, so preemption may still try to make room.
@@ -67,7 +69,7 @@ enum InterPodAffinity {
   }
 
   static func state(_ cycle: OpaquePointer?, _ pod: UnsafePointer<skiff_pod>) -> State {
-    PluginHost.cycleState(cycle) { State(pod: pod.pointee, nodes: PluginHost.cycleNodes(cycle)) }
+    PluginHost.cycleState(cycle) { State(pod: pod.pointee, nodes: PluginHost.cycleNodes(cycle), cycle: cycle) }
   }
 
   /// What the placed pods say about the incoming pod, read once per cycle from counts kept per
@@ -75,19 +77,28 @@ enum InterPodAffinity {
   final class State {
     let pod: skiff_pod
     let nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>
+    // Constants once made: the filter reads them on every node, and a constant needs no
+    // exclusivity check per read.
     /// Per domain: placed pods matching all of the pod's required affinity terms.
-    private(set) var affinity: [TopologyPair: Int] = [:]
+    let affinity: [TopologyPair: Int]
     /// Per required anti-affinity term, in order: per domain, placed pods the term matches.
-    private(set) var antiAffinity: [[TopologyPair: Int]] = []
+    let antiAffinity: [[TopologyPair: Int]]
     /// Per domain: placed pods whose required anti-affinity terms select the incoming pod.
-    private(set) var existingAntiAffinity: [TopologyPair: Int] = [:]
+    let existingAntiAffinity: [TopologyPair: Int]
+    /// The topology keys of `existingAntiAffinity`'s domains: a node's other labels need no lookup.
+    private let existingAntiAffinityKeys: [skiff_str]
+    /// The counts behind `antiAffinity` and `existingAntiAffinity`, which also know the nodes
+    /// that hold the pods counted.
+    private let antiAffinityCounts: [DomainCounts]
+    private let existingAntiAffinityCounts: DomainCounts?
 
-    init(pod: skiff_pod, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) {
+    init(pod: skiff_pod, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>, cycle: OpaquePointer?) {
       self.pod = pod
       self.nodes = nodes
       let changes = NodeChanges.shared
-      changes.walk(nodes)
+      changes.walk(nodes, cycle: cycle)
       let affinityTerms = pod.requiredAffinity
+      var affinity: [TopologyPair: Int] = [:]
       if !affinityTerms.isEmpty {
         var key = [DomainCountCache.Kind.affinity.rawValue, pod.namespace_]
         for term in affinityTerms { DomainCountCache.append(term, to: &key) }
@@ -101,10 +112,12 @@ enum InterPodAffinity {
           return affinityTerms.compactMap { term in node.pointee.domain(term.topology_key).map { ($0, matching) } }
         }
       }
+      self.affinity = affinity
+      var antiAffinityCounts: [DomainCounts] = []
       for term in pod.requiredAntiAffinity {
         var key = [DomainCountCache.Kind.antiAffinity.rawValue, pod.namespace_]
         DomainCountCache.append(term, to: &key)
-        antiAffinity.append(DomainCountCache.totals(key, nodes) { node in
+        let counts = DomainCountCache.counts(key, nodes) { node in
           guard let domain = node.pointee.domain(term.topology_key) else { return [] }
           var matching = 0
           for case let placed? in node.pointee.placedPods
@@ -112,13 +125,23 @@ enum InterPodAffinity {
             matching += 1
           }
           return matching > 0 ? [(domain, matching)] : []
-        })
+        }
+        antiAffinityCounts.append(counts)
       }
+      self.antiAffinityCounts = antiAffinityCounts
+      antiAffinity = antiAffinityCounts.map(\.totals)
       // While no placed pod has terms (the framework flags their nodes), none forbids this one.
-      guard changes.nodesWithAffinityPods > 0 else { return }
+      existingAntiAffinityCounts = changes.nodesWithAffinityPods == 0 ? nil : Self.existingAntiAffinity(of: pod, nodes)
+      existingAntiAffinity = existingAntiAffinityCounts?.totals ?? [:]
+      existingAntiAffinityKeys = Array(Set(existingAntiAffinity.keys.map(\.key)))
+    }
+
+    /// Per domain, placed pods whose required anti-affinity terms select `pod`.
+    private static func existingAntiAffinity(of pod: skiff_pod,
+                                             _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) -> DomainCounts {
       var key = [DomainCountCache.Kind.existingAntiAffinity.rawValue]
       DomainCountCache.append(identityOf: pod, to: &key)
-      existingAntiAffinity = DomainCountCache.totals(key, nodes) { node in
+      return DomainCountCache.counts(key, nodes) { node in
         // The framework flags the nodes holding pods with terms: the rest need no look.
         guard node.pointee.flags & SKIFF_NODE_HAS_AFFINITY_PODS != 0 else { return [] }
         var counts: [(TopologyPair, Int)] = []
@@ -129,6 +152,26 @@ enum InterPodAffinity {
           }
         }
         return counts
+      }
+    }
+
+    /// A node holding a pod that one of the pod's required anti-affinity terms matches (or, for a
+    /// pod without such terms, a pod whose own term refuses this one) fails the filter whatever
+    /// else is there, so the framework is told in pre_filter and spares the walk over the nodes
+    /// already taken. Not for pods with required affinity terms, which the filter checks first
+    /// and would name instead; other nodes in a taken domain are left to the filter.
+    func rejectTakenNodes(_ cycle: OpaquePointer?) {
+      guard pod.n_affinity == 0 else { return }
+      if !antiAffinityCounts.isEmpty {
+        for counts in antiAffinityCounts {
+          counts.countedPositions.withUnsafeBufferPointer {
+            PluginHost.rejectNodes(cycle, $0, status: SKIFF_UNSCHEDULABLE, reason: InterPodAffinity.antiAffinityMismatch)
+          }
+        }
+      } else if let existing = existingAntiAffinityCounts {
+        existing.countedPositions.withUnsafeBufferPointer {
+          PluginHost.rejectNodes(cycle, $0, status: SKIFF_UNSCHEDULABLE, reason: InterPodAffinity.existingAntiAffinityMismatch)
+        }
       }
     }
 
@@ -163,7 +206,7 @@ enum InterPodAffinity {
     /// No domain of this node is forbidden by a placed pod's anti-affinity.
     func satisfiesExistingAntiAffinity(_ node: skiff_node) -> Bool {
       guard !existingAntiAffinity.isEmpty else { return true }
-      for i in 0..<Int(node.n_labels) {
+      for i in 0..<Int(node.n_labels) where existingAntiAffinityKeys.contains(node.labels[i].key) {
         let domain = TopologyPair(key: node.labels[i].key, value: node.labels[i].value)
         if existingAntiAffinity[domain] != nil { return false }  // counts of zero are left out
       }

@@ -7,6 +7,12 @@ enum NodeAffinity {
   /// Built once, at start; the kernel keeps its own copy.
   static var vtable: skiff_scheduler_plugin {
     PluginHost.vtable(skiff_scheduler_plugin.self, name: "NodeAffinity") { vtable in
+      // As Kubernetes' PreFilter and PreScore: without a nodeSelector or required terms every node
+      // passes, and without preferred terms every node scores 0, so filter or score is skipped.
+      vtable.pre_filter = { _, _, pod, _, _ in
+        pod!.pointee.n_node_selector == 0 && pod!.pointee.n_required_node_terms == 0 ? SKIFF_SKIP : SKIFF_OK
+      }
+      vtable.pre_score = { _, _, pod, _, _ in pod!.pointee.n_preferred_node_terms == 0 ? SKIFF_SKIP : SKIFF_OK }
       vtable.filter = { _, cycle, pod, node in
         if NodeAffinity.required(pod!, node!) { return SKIFF_OK }
         PluginHost.setReason(cycle, "node(s) didn't match Pod's node affinity/selector")

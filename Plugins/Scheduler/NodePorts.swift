@@ -7,6 +7,8 @@ enum NodePorts {
   /// Built once, at start; the kernel keeps its own copy.
   static var vtable: skiff_scheduler_plugin {
     PluginHost.vtable(skiff_scheduler_plugin.self, name: "NodePorts") { vtable in
+      // As Kubernetes' PreFilter: a pod asking no host port fits every node, so filter is skipped.
+      vtable.pre_filter = { _, _, pod, _, _ in pod!.pointee.n_host_ports == 0 ? SKIFF_SKIP : SKIFF_OK }
       vtable.filter = { _, cycle, pod, node in
         let pod = pod!.pointee, node = node!.pointee
         for i in 0..<Int(pod.n_host_ports) {

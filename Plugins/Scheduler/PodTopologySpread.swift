@@ -14,7 +14,10 @@ enum PodTopologySpread {
   static var vtable: skiff_scheduler_plugin {
     PluginHost.vtable(skiff_scheduler_plugin.self, name: "PodTopologySpread") { vtable in
       vtable.pre_filter = { _, cycle, pod, _, _ in
-        PodTopologySpread.state(cycle, pod!).required.isEmpty ? SKIFF_SKIP : SKIFF_OK
+        let state = PodTopologySpread.state(cycle, pod!)
+        if state.required.isEmpty { return SKIFF_SKIP }
+        state.rejectCrowdedNodes(cycle)
+        return SKIFF_OK
       }
       vtable.filter = { _, cycle, pod, node in
         for spread in PodTopologySpread.state(cycle, pod!).required {
@@ -69,7 +72,7 @@ enum PodTopologySpread {
   }
 
   static func state(_ cycle: OpaquePointer?, _ pod: UnsafePointer<skiff_pod>) -> State {
-    PluginHost.cycleState(cycle) { State(pod: pod, nodes: PluginHost.cycleNodes(cycle)) }
+    PluginHost.cycleState(cycle) { State(pod: pod, nodes: PluginHost.cycleNodes(cycle), cycle: cycle) }
   }
 
   /// One constraint's matching pods per domain, counted once per cycle.
@@ -99,24 +102,53 @@ enum PodTopologySpread {
     let required: [Spread]
     /// ScheduleAnyway constraints, for score.
     let preferred: [Spread]
+    /// For a pod that may go to any node: the nodes carrying every required constraint's key, by
+    /// their domains, so pre_filter can name those in crowded domains.
+    private var eligible: DomainCounts?
 
-    init(pod: UnsafePointer<skiff_pod>, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) {
+    init(pod: UnsafePointer<skiff_pod>, nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>, cycle: OpaquePointer?) {
       let constraints = pod.pointee.spreadConstraints
-      required = Self.count(constraints.filter { $0.when_unsatisfiable == SKIFF_SPREAD_DO_NOT_SCHEDULE }, pod, nodes)
-      preferred = Self.count(constraints.filter { $0.when_unsatisfiable == SKIFF_SPREAD_SCHEDULE_ANYWAY }, pod, nodes)
+      var eligible: DomainCounts?
+      required = Self.count(constraints.filter { $0.when_unsatisfiable == SKIFF_SPREAD_DO_NOT_SCHEDULE }, pod, nodes, cycle,
+                            eligible: &eligible)
+      self.eligible = eligible
+      var unused: DomainCounts?
+      preferred = Self.count(constraints.filter { $0.when_unsatisfiable == SKIFF_SPREAD_SCHEDULE_ANYWAY }, pod, nodes, cycle,
+                             eligible: &unused)
+    }
+
+    /// The nodes in a domain whose skew the pod would push past maxSkew fail the filter with the
+    /// same reason whatever else they hold (they carry every key, so no earlier constraint finds
+    /// a label missing): the framework is told in pre_filter and spares the walk over them.
+    func rejectCrowdedNodes(_ cycle: OpaquePointer?) {
+      guard let eligible else { return }
+      var crowded: [TopologyPair] = []
+      for spread in required {
+        let key = spread.constraint.topology_key, minimum = spread.minimum
+        for (value, count) in spread.counts where count + spread.selfMatch - minimum > Int(spread.constraint.max_skew) {
+          crowded.append(TopologyPair(key: key, value: value))
+        }
+      }
+      // Many crowded domains (a spread by hostname) would make the search below cost more than
+      // the filter calls it spares.
+      guard !crowded.isEmpty, crowded.count <= 64 else { return }
+      eligible.positions(countingIn: crowded).withUnsafeBufferPointer {
+        PluginHost.rejectNodes(cycle, $0, status: SKIFF_UNSCHEDULABLE, reason: PodTopologySpread.constraintsMismatch)
+      }
     }
 
     /// Counts over the nodes the pod could go to by its nodeSelector and required node affinity,
     /// and that carry every constraint's key: pods in the pod's namespace, not terminating, that
     /// the constraint's selector matches.
     private static func count(_ constraints: [skiff_spread_constraint], _ pod: UnsafePointer<skiff_pod>,
-                              _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) -> [Spread] {
+                              _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>, _ cycle: OpaquePointer?,
+                              eligible: inout DomainCounts?) -> [Spread] {
       var spreads = constraints.map {
         Spread(constraint: $0, selfMatch: PodSelection.matches($0.selector, pod.pointee) ? 1 : 0)
       }
       guard !spreads.isEmpty else { return [] }
       if pod.pointee.n_node_selector == 0 && pod.pointee.n_required_node_terms == 0 {
-        return kept(spreads, pod.pointee, nodes)
+        return kept(spreads, pod.pointee, nodes, cycle, eligible: &eligible)
       }
       for case let node? in nodes where NodeAffinity.required(pod, node) {
         let domains = constraints.map { node.pointee.label($0.topology_key) }
@@ -138,8 +170,9 @@ enum PodTopologySpread {
     /// cycles (DomainCountCache): one question for which domains the eligible nodes form, one per
     /// constraint for the matching pods in each, recounted only on nodes that changed.
     private static func kept(_ spreads: [Spread], _ pod: skiff_pod,
-                             _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>) -> [Spread] {
-      NodeChanges.shared.walk(nodes)
+                             _ nodes: UnsafeBufferPointer<UnsafePointer<skiff_node>?>, _ cycle: OpaquePointer?,
+                             eligible: inout DomainCounts?) -> [Spread] {
+      NodeChanges.shared.walk(nodes, cycle: cycle)
       let keys = spreads.map(\.constraint.topology_key)
       func eligibleDomains(_ node: UnsafePointer<skiff_node>) -> [TopologyPair]? {
         var domains: [TopologyPair] = []
@@ -149,9 +182,11 @@ enum PodTopologySpread {
         }
         return domains
       }
-      let domains = DomainCountCache.totals([DomainCountCache.Kind.spreadDomains.rawValue] + keys, nodes) { node in
+      let eligibleCounts = DomainCountCache.counts([DomainCountCache.Kind.spreadDomains.rawValue] + keys, nodes) { node in
         eligibleDomains(node)?.map { ($0, 1) } ?? []
       }
+      eligible = eligibleCounts
+      let domains = eligibleCounts.totals
       var spreads = spreads
       for i in spreads.indices {
         let constraint = spreads[i].constraint

@@ -210,6 +210,17 @@ public final class APIServer: @unchecked Sendable {
     }
   }
 
+  /// `object` as stored in `kv`: its stored bytes with the resourceVersion spliced in when the
+  /// client sees the object as stored, rather than printing it again.
+  func sendStored(_ responder: HTTPResponder, _ code: Int, _ kv: KeyValue, _ object: JSON, _ type: ResourceType,
+                  _ request: HTTPRequest, headers: [(String, String)] = []) {
+    if !Tables.wantsTable(accept: request.headers["Accept"]), !Conversion.isV1Autoscaler(type),
+       let bytes = StoredObject.withVersion(kv) {
+      return responder.respond(status: code, headers: [("Content-Type", "application/json")] + headers, body: bytes)
+    }
+    sendObject(responder, code, StoredObject.stored(object, revision: kv.modRevision), type, request, headers: headers)
+  }
+
   private func metricsText() -> String {
     var text = "# TYPE skiff_store_revision gauge\nskiff_store_revision \(store.currentRevision)\n"
     text += "# TYPE skiff_apiserver_watches gauge\nskiff_apiserver_watches \(watches.count)\n"

@@ -55,7 +55,7 @@ final class OwnerIndex {
   /// few candidates and only those are compared whole (a byte loop cost ~20 ms per 65,000 objects).
   private static let anchor = marker.firstIndex(of: UInt8(ascii: "R"))!
 
-  private static func mentionsOwners(_ bytes: [UInt8]) -> Bool {
+  static func mentionsOwners(_ bytes: [UInt8]) -> Bool {
     bytes.withUnsafeBufferPointer { haystack in
       marker.withUnsafeBufferPointer { needle in
         guard haystack.count >= needle.count, let base = haystack.baseAddress, let marker = needle.baseAddress else {

@@ -24,6 +24,29 @@ enum StoredObject {
     return object
   }
 
+  /// A stored object without its field ownership (no resourceVersion), for readers that never
+  /// look at managedFields.
+  static func decodeWithoutFieldOwnership(_ kv: KeyValue) -> JSON {
+    (try? JSON.parse(kv.value, omitting: [("metadata", "managedFields")])) ?? [:]
+  }
+
+  /// Enough of a stored object for label and field selectors: all but its field ownership, and
+  /// for a pod all but the lists no selector can read (a field selector reads scalars; a path
+  /// never leads into a list), which are most of its bytes.
+  static func decodeForSelection(_ kv: KeyValue, of type: ResourceType) -> JSON {
+    guard type.kind == "Pod", type.group.isEmpty else { return decodeWithoutFieldOwnership(kv) }
+    return (try? JSON.parse(kv.value, omitting: unselectableOfPods)) ?? [:]
+  }
+  static let unselectableOfPods = [("metadata", "managedFields"), ("spec", "containers"), ("spec", "initContainers"),
+                                   ("spec", "volumes"), ("spec", "tolerations"), ("status", "conditions"),
+                                   ("status", "containerStatuses")]
+
+  /// The stored bytes with the resourceVersion spliced into metadata: what `decode` gives,
+  /// printed, without parsing and printing. nil for bytes that hold no metadata object.
+  static func withVersion(_ kv: KeyValue) -> [UInt8]? {
+    JSON.splicing("resourceVersion", .string(String(kv.modRevision)), into: "metadata", of: kv.value)
+  }
+
   /// What a client sees of `object` once stored at `revision`: the same as decoding what
   /// `encode(object)` stored, without parsing those bytes back.
   static func stored(_ object: JSON, revision: Int64) -> JSON {
@@ -59,11 +82,12 @@ enum StoredObject {
   }
 
   /// A random (version 4) UUID in lowercase. Not Foundation's `UUID()`: on Linux it opens, reads
-  /// and closes /dev/urandom on every call, three system calls on every create; the standard
-  /// library's generator asks getrandom once.
+  /// and closes /dev/urandom on every call, three system calls on every create.
   static func newUID() -> String {
-    var generator = SystemRandomNumberGenerator()
-    var bytes = withUnsafeBytes(of: (generator.next() as UInt64, generator.next() as UInt64)) { Array($0) }
+    var bytes = [UInt8](repeating: 0, count: 16)
+    // All sixteen bytes at once (glibc's arc4random_buf): the generator asks getrandom for eight
+    // at a time, two system calls on every create.
+    bytes.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, 16) }
     bytes[6] = bytes[6] & 0x0f | 0x40  // version 4
     bytes[8] = bytes[8] & 0x3f | 0x80  // the RFC 4122 variant
     let digits = Array("0123456789abcdef".utf8)

@@ -2,6 +2,7 @@
 // sends for each kind (priority 1 columns appear only with -o wide).
 import FoundationEssentials
 import Glibc
+import Synchronization
 import ObjectModel
 
 enum Tables {
@@ -341,8 +342,18 @@ enum Age {
     return "\(days)d"
   }
 
+  /// Every write stamps the time, several per pod: the text is made once per second.
   static func now() -> String {
-    var seconds = time(nil)
+    let seconds = time(nil)
+    return lastStamp.withLock { last in
+      if last.seconds != seconds { last = (seconds, stamp(seconds)) }
+      return last.text
+    }
+  }
+  private static let lastStamp = Mutex<(seconds: time_t, text: String)>((0, ""))
+
+  private static func stamp(_ seconds: time_t) -> String {
+    var seconds = seconds
     var parts = tm()
     gmtime_r(&seconds, &parts)
     func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }

@@ -65,12 +65,14 @@ extension APIServer {
     if isDryRun(request) { return sendObject(responder, 201, object, type, request, headers: warnings) }
 
     let created = object
-    store.create(type.key(namespace: namespace, name: name), value: StoredObject.encode(created)) { [self] result in
+    let bytes = StoredObject.encode(created)
+    store.create(type.key(namespace: namespace, name: name), value: bytes) { [self] result in
       switch result {
       case .success(let kv):
-        let stored = StoredObject.stored(created, revision: kv.modRevision)
-        if type.kind == "CustomResourceDefinition" { serveCustomResource(stored) }
-        sendObject(responder, 201, stored, type, request, headers: warnings)
+        if type.kind == "CustomResourceDefinition" {
+          serveCustomResource(StoredObject.stored(created, revision: kv.modRevision))
+        }
+        sendStored(responder, 201, kv, created, type, request, headers: warnings)
       case .failure(.alreadyExists):
         releaseAddresses(object)
         fail(responder, APIError.alreadyExists(type, name))
@@ -322,16 +324,29 @@ extension APIServer {
     guard let kv = store.get(pods.key(namespace: namespace, name: name)) else {
       return completion(.failure(APIError.notFound(pods, name)))
     }
-    let old = StoredObject.decode(kv)
+    // Read without field ownership, which binding leaves as it is.
+    let old = StoredObject.decodeWithoutFieldOwnership(kv)
     if let bound = old[path: ["spec", "nodeName"]]?.stringValue, !bound.isEmpty {
       return completion(.failure(APIError(409, "Conflict", "Operation cannot be fulfilled on pods/binding \"\(name)\": "
         + "pod \(name) is already assigned to node \"\(bound)\"")))
     }
-    var updated = old
-    updated[path: ["metadata", "resourceVersion"]] = nil
-    updated[path: ["spec", "nodeName"]] = .string(node)
-    setCondition(&updated, type: "PodScheduled", status: "True", reason: nil, message: nil)
-    store.update(kv.key, value: StoredObject.encode(updated), expectedModRevision: kv.modRevision) { [self] result in
+    var scheduled = JSON.object([:])
+    Self.setCondition(&scheduled, type: "PodScheduled", status: "True", reason: nil, message: nil)
+    let value: [UInt8]
+    // A pod with neither a node nor conditions yet, as the scheduler finds nearly every pod: the
+    // two members go into the stored bytes, which are not parsed whole and printed again.
+    if old[path: ["spec", "nodeName"]] == nil, old["status"]?.objectValue?["conditions"] == nil,
+       let placed = JSON.splicing("nodeName", .string(node), into: "spec", of: kv.value),
+       let spliced = JSON.splicing("conditions", scheduled[path: ["status", "conditions"]]!, into: "status", of: placed) {
+      value = spliced
+    } else {
+      var updated = StoredObject.decode(kv)
+      updated[path: ["metadata", "resourceVersion"]] = nil
+      updated[path: ["spec", "nodeName"]] = .string(node)
+      Self.setCondition(&updated, type: "PodScheduled", status: "True", reason: nil, message: nil)
+      value = StoredObject.encode(updated)
+    }
+    store.update(kv.key, value: value, expectedModRevision: kv.modRevision) { [self] result in
       switch result {
       case .success:
         recordEvent(about: old, type: "Normal", reason: "Scheduled",
@@ -351,7 +366,7 @@ extension APIServer {
     var pod = StoredObject.decode(kv)
     let original = pod
     pod[path: ["metadata", "resourceVersion"]] = nil
-    setCondition(&pod, type: "PodScheduled", status: "False", reason: "Unschedulable", message: message)
+    Self.setCondition(&pod, type: "PodScheduled", status: "False", reason: "Unschedulable", message: message)
     store.update(kv.key, value: StoredObject.encode(pod), expectedModRevision: kv.modRevision) { _ in }
     recordEvent(about: original, type: "Warning", reason: "FailedScheduling", message: message,
                 component: "default-scheduler")
@@ -378,7 +393,7 @@ extension APIServer {
     store.update(kv.key, value: StoredObject.encode(pod), expectedModRevision: kv.modRevision) { _ in }
   }
 
-  private func setCondition(_ object: inout JSON, type: String, status: String, reason: String?, message: String?) {
+  private static func setCondition(_ object: inout JSON, type: String, status: String, reason: String?, message: String?) {
     var conditions = (object[path: ["status", "conditions"]]?.arrayValue ?? []).filter { $0["type"]?.stringValue != type }
     var condition: JSON = ["type": .string(type), "status": .string(status), "lastProbeTime": .null,
                            "lastTransitionTime": .string(Age.now())]
@@ -392,7 +407,10 @@ extension APIServer {
   public func recordEvent(about object: JSON, type: String, reason: String, message: String, component: String) {
     let events = catalog.lookup(group: "", version: "v1", resource: "events")!
     let namespace = object.namespace ?? "default"
-    let name = "\(object.name).\(String(UInt64.random(in: 0..<UInt64.max), radix: 16))"
+    // Named as Kubernetes names them, by the clock in nanoseconds (hex): no random number to draw.
+    var clock = timespec()
+    clock_gettime(CLOCK_REALTIME, &clock)
+    let name = "\(object.name).\(String(UInt64(clock.tv_sec) &* 1_000_000_000 &+ UInt64(clock.tv_nsec), radix: 16))"
     let now = Age.now()
     let event: JSON = [
       "apiVersion": "v1", "kind": "Event",
@@ -404,7 +422,8 @@ extension APIServer {
       "source": ["component": .string(component)], "reportingComponent": .string(component),
       "firstTimestamp": .string(now), "lastTimestamp": .string(now), "count": 1,
     ]
-    store.create(events.key(namespace: namespace, name: name), value: StoredObject.encode(event)) { _ in }
+    // Printed as is: it has no resourceVersion to strip (StoredObject.encode would copy it to try).
+    store.create(events.key(namespace: namespace, name: name), value: event.serialized()) { _ in }
   }
 
   /// pods/eviction: a delete that disruption budgets may refuse (they are checked once the

@@ -58,6 +58,23 @@ extension JSON {
     }.get()
   }
 
+  /// Parses bytes this server wrote, leaving out, unparsed, the members that `omitting` names by
+  /// their two keys below the root (`("metadata", "managedFields")`): for readers that never look
+  /// at them, such as the scheduler and watch selectors, which need a pod's spec and labels but
+  /// not its field ownership (a third of a stored pod's bytes, and most of its small objects).
+  /// What is left out is scanned to its end, not validated.
+  public static func parse(_ bytes: some Collection<UInt8>, omitting: [(String, String)]) throws(JSONError) -> JSON {
+    let result = bytes.withContiguousStorageIfAvailable { buffer in
+      Result { () throws(JSONError) in
+        var parser = JSONParser(buffer)
+        parser.omitted = omitting
+        return try parser.parseDocument()
+      }
+    }
+    if let result { return try result.get() }
+    return try parse(Array(bytes), omitting: omitting)
+  }
+
   public static func parse(_ text: String) throws(JSONError) -> JSON {
     var text = text
     return try text.withUTF8 { bytes in
@@ -99,6 +116,10 @@ private struct JSONParser: ~Copyable {
   /// being located; nil otherwise.
   var path: [String]?
   var repeatedFields: [String] = []
+  /// Members left out, by their parent's key in the root object and their own key; with the key
+  /// of the root member being parsed.
+  var omitted: [(String, String)] = []
+  var rootKey = ""
 
   init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -167,6 +188,22 @@ private struct JSONParser: ~Copyable {
       }
       position += 1
       skipWhitespace()
+      if !omitted.isEmpty {
+        if depth == 1 {
+          rootKey = key
+        } else if depth == 2, omitted.contains(where: { $0.0 == rootKey && $0.1 == key }) {
+          try skipValue()
+          skipWhitespace()
+          guard position < bytes.count else {
+            throw error("unexpected end of input, expected ',' or '}' after object member")
+          }
+          if bytes[position] == ASCII.closeBrace { break }
+          guard bytes[position] == ASCII.comma else { throw error("expected ',' or '}' after object member") }
+          position += 1
+          skipWhitespace()
+          continue
+        }
+      }
       path?.append(key)
       let value = try parseValue()
       path?.removeLast()
@@ -254,6 +291,56 @@ private struct JSONParser: ~Copyable {
     depth -= 1
     let array = elements.popAll(from: base)
     return .array(array)
+  }
+
+  /// Steps over one value without building it (see `omitting`): strings to their closing quote,
+  /// containers to their matching bracket.
+  mutating func skipValue() throws(JSONError) {
+    guard position < bytes.count else { throw error("unexpected end of input, expected a value") }
+    switch bytes[position] {
+    case ASCII.quote:
+      try skipString()
+    case ASCII.openBrace, ASCII.openBracket:
+      let opening = position
+      var nesting = 0
+      while position < bytes.count {
+        switch bytes[position] {
+        case ASCII.quote:
+          try skipString()
+          continue
+        case ASCII.openBrace, ASCII.openBracket:
+          nesting += 1
+        case ASCII.closeBrace, ASCII.closeBracket:
+          nesting -= 1
+          if nesting == 0 {
+            position += 1
+            return
+          }
+        default: break
+        }
+        position += 1
+      }
+      throw error("unexpected end of input in an unclosed container", at: opening)
+    default:
+      _ = try parseValue()  // a number or literal: nothing to spare
+    }
+  }
+
+  mutating func skipString() throws(JSONError) {
+    let opening = position
+    position += 1
+    while position < bytes.count {
+      skipPlainASCII()
+      guard position < bytes.count else { break }
+      switch bytes[position] {
+      case ASCII.quote:
+        position += 1
+        return
+      case ASCII.backslash: position += 2
+      default: position += 1
+      }
+    }
+    throw error("unterminated string", at: opening)
   }
 
   mutating func enterContainer() throws(JSONError) {
@@ -542,5 +629,58 @@ enum SWAR {
   @inline(__always)
   static func hasByte(_ word: UInt64, equalTo byte: UInt8) -> UInt64 {
     hasByte(word ^ (ones &* UInt64(byte)), lessThan: 1)
+  }
+}
+
+extension JSON {
+  /// `bytes`, a JSON object this server wrote, with `"key":value` added as the first member of
+  /// the object that is the root's member `parent` (`metadata`): a stored object given its
+  /// resourceVersion for a reader, or a pod its node, without parsing and printing it again. nil
+  /// when the bytes hold no such object. `key` must not be there already nor need escaping.
+  public static func splicing(_ key: String, _ value: JSON, into parent: String, of bytes: [UInt8]) -> [UInt8]? {
+    bytes.withUnsafeBufferPointer { buffer -> [UInt8]? in
+      var parser = JSONParser(buffer)
+      guard let opening = try? parser.openingOfRootMember(parent) else { return nil }
+      var member = Array("\"\(key)\":".utf8)
+      value.serialize(into: &member)
+      var next = opening + 1
+      while next < buffer.count, buffer[next] == 0x20 || buffer[next] == 0x0A || buffer[next] == 0x09 || buffer[next] == 0x0D {
+        next += 1
+      }
+      if next < buffer.count, buffer[next] != UInt8(ascii: "}") { member.append(UInt8(ascii: ",")) }
+      var spliced: [UInt8] = []
+      spliced.reserveCapacity(bytes.count + member.count)
+      spliced.append(contentsOf: buffer[...opening])
+      spliced.append(contentsOf: member)
+      spliced.append(contentsOf: buffer[(opening + 1)...])
+      return spliced
+    }
+  }
+}
+
+extension JSONParser {
+  /// Where the `{` of the root object's member `key` is, stepping over the members before it;
+  /// nil when there is no such member or its value is not an object.
+  mutating func openingOfRootMember(_ key: String) throws(JSONError) -> Int? {
+    skipWhitespace()
+    guard position < bytes.count, bytes[position] == ASCII.openBrace else { return nil }
+    position += 1
+    skipWhitespace()
+    while position < bytes.count, bytes[position] == ASCII.quote {
+      let name = try parseString()
+      skipWhitespace()
+      guard position < bytes.count, bytes[position] == ASCII.colon else { return nil }
+      position += 1
+      skipWhitespace()
+      if name == key {
+        return position < bytes.count && bytes[position] == ASCII.openBrace ? position : nil
+      }
+      try skipValue()
+      skipWhitespace()
+      guard position < bytes.count, bytes[position] == ASCII.comma else { return nil }
+      position += 1
+      skipWhitespace()
+    }
+    return nil
   }
 }

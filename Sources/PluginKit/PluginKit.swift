@@ -205,6 +205,28 @@ extension PluginHost {
     return UnsafeBufferPointer(start: nodes, count: Int(count))
   }
 
+  /// The positions of cycleNodes' array whose node changed since `mark` (host->cycle_changed_nodes,
+  /// ABI 4), moving `mark` on; nil when every node must be taken as changed, as on an older host.
+  public static func changedNodes(_ cycle: OpaquePointer?, since mark: inout UInt64) -> UnsafeBufferPointer<UInt32>? {
+    let slotEnd = MemoryLayout<skiff_host>.offset(of: \skiff_host.cycle_changed_nodes)! + MemoryLayout<UnsafeRawPointer>.size
+    guard Int(table.pointee.struct_size) >= slotEnd, let changed = table.pointee.cycle_changed_nodes else { return nil }
+    var positions: UnsafePointer<UInt32>?
+    var count: UInt32 = 0
+    guard changed(cycle, &mark, &positions, &count) == SKIFF_OK else { return nil }
+    return UnsafeBufferPointer(start: positions, count: Int(count))
+  }
+
+  /// Tells the framework, from pre_filter, that the nodes at these positions of cycleNodes fail
+  /// this plugin's filter with `status` and `reason` (host->cycle_reject_nodes, ABI 4); false on
+  /// an older host, whose filter loop then asks filter about them as before.
+  @discardableResult
+  public static func rejectNodes(_ cycle: OpaquePointer?, _ positions: UnsafeBufferPointer<UInt32>,
+                                 status: skiff_status, reason: String) -> Bool {
+    let slotEnd = MemoryLayout<skiff_host>.offset(of: \skiff_host.cycle_reject_nodes)! + MemoryLayout<UnsafeRawPointer>.size
+    guard Int(table.pointee.struct_size) >= slotEnd, let reject = table.pointee.cycle_reject_nodes else { return false }
+    return reject(cycle, positions.baseAddress, UInt32(positions.count), status, reason) == SKIFF_OK
+  }
+
   /// Preemption helpers (ABI 2, post_filter only): would the pod pass the filters on `node`
   /// without the pods `without`? nil when the host is too old to answer.
   public static func filterWithout(_ cycle: OpaquePointer?, _ pod: UnsafePointer<skiff_pod>,

@@ -36,6 +36,9 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   private var pumping = false
   /// Where the next cycle's filtering starts in the snapshot's nodes.
   private var nextStartNode = 0
+  /// Per node position, which pre_filter rejection covers it this cycle (0: none); all zero
+  /// between cycles, kept to spare an allocation per cycle.
+  private var rejectionMarks: [UInt16] = []
   /// Pods known and not yet placed, by store key, with the last message reported for them.
   private var pending: [String: PodInfo] = [:]
   /// PodDisruptionBudgets by store key, each with the arena behind its selector; preemption reads
@@ -169,7 +172,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     let name = String(kv.key.dropFirst("/registry/core/nodes/".count))
     if deleted {
       snapshot.removeNode(name)
-    } else if let object = try? JSON.parse(kv.value) {
+    } else if let object = try? JSON.parse(kv.value, omitting: Self.unreadOfNodes) {
       snapshot.upsertNode(name, object)
     }
     // A node that came or changed may fit what did not fit before.
@@ -178,6 +181,16 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   }
 
   static let budgetPrefix = "/registry/policy/poddisruptionbudgets/"
+
+  /// What scheduling never reads of a pod, left unparsed: field ownership (a third of a stored
+  /// pod), conditions and container statuses.
+  static let unreadOfPods = [("metadata", "managedFields"), ("status", "conditions"), ("status", "containerStatuses")]
+  /// What telling a placed pod unchanged never reads (ClusterSnapshot.holdsUnchanged).
+  static let unreadOfPlacedPods = unreadOfPods + [("metadata", "annotations"), ("spec", "containers"),
+                                                  ("spec", "initContainers"), ("spec", "volumes"), ("spec", "tolerations"),
+                                                  ("spec", "affinity"), ("spec", "topologySpreadConstraints")]
+  /// And of a node: field ownership and the image list.
+  static let unreadOfNodes = [("metadata", "managedFields"), ("status", "images")]
 
   private func budgetChanged(_ kv: KeyValue, deleted: Bool) {
     if deleted {
@@ -203,7 +216,15 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       queue.moveAllToActive()  // freed resources
       return schedulePending()
     }
-    guard let object = try? JSON.parse(kv.value), !snapshot.holdsUnchanged(kv.key, object) else { return }
+    // A placed pod's update (its binding coming back, a kubelet's status) rarely changes what
+    // scheduling reads: a parse of what `holdsUnchanged` compares says so before a whole one.
+    if snapshot.isPlaced(kv.key), let probe = try? JSON.parse(kv.value, omitting: Self.unreadOfPlacedPods),
+       snapshot.holdsUnchanged(kv.key, probe) {
+      return
+    }
+    guard let object = try? JSON.parse(kv.value, omitting: Self.unreadOfPods), !snapshot.holdsUnchanged(kv.key, object) else {
+      return
+    }
     let info = PodInfo(key: kv.key, object: object, id: snapshot.newID(), intern: snapshot.intern,
                        minMember: minMember(of: object))
     resolvePriorityClass(of: object, into: info.pod)
@@ -287,6 +308,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     let nodes = snapshot.nodes
     cycle.nodes = snapshot.nodeArrayBase
     cycle.nodeCount = UInt32(nodes.count)
+    cycle.nodeChanges = snapshot.changes
     var rejections: [String: [String: Int]] = [:]
     // Rejected nodes by position in `nodes`, with the filter (its position below) and first reason.
     var rejected: [(position: Int, status: skiff_status, filter: Int, reason: String)] = []
@@ -305,11 +327,29 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     let filters = profile.filter.filter { !skipped.contains($0.name) }
     let filterIDs = filters.map(\.id), filterContexts = filters.map(\.vtable.`self`)
     let filterCalls = filters.map { $0.vtable.filter! }
-    let unexplained = filters.map { "rejected by \($0.name)" }
     // Per filter, in the order above: how many nodes it rejected, by reason. A filter gives the
     // same reason node after node, so a run of one reason is counted before it is hashed.
     var tallies = [[String: Int]](repeating: [:], count: filters.count)
     var runs = [(reason: String, count: Int)](repeating: ("", 0), count: filters.count)
+    // Nodes a running filter's plugin already rejected in pre_filter (host->cycle_reject_nodes):
+    // marked by position with 1 + the rejection's index, counted below without a filter call. In
+    // filter order, so a node two plugins name is charged to the filter that would have run first.
+    let preRejections = cycle.preRejections.compactMap { rejection in
+      filterIDs.firstIndex(of: rejection.plugin).map {
+        (filter: $0, status: rejection.status, reason: rejection.reason, positions: rejection.positions)
+      }
+    }.sorted { $0.filter < $1.filter }
+    var preRejectedCounts = [Int](repeating: 0, count: preRejections.count)
+    var preRejected: [(position: Int, rejection: Int)] = []
+    // A local while the loop runs: a class property would cost an exclusivity check per node.
+    var marks: [UInt16] = []
+    swap(&marks, &rejectionMarks)
+    if marks.count < nodes.count { marks += repeatElement(0, count: nodes.count - marks.count) }
+    for (index, rejection) in preRejections.enumerated() {
+      for position in rejection.positions where Int(position) < nodes.count && marks[Int(position)] == 0 {
+        marks[Int(position)] = UInt16(truncatingIfNeeded: index + 1)
+      }
+    }
     // As Kubernetes does, a large cluster stops looking once it has enough feasible nodes, and the
     // next cycle starts where this one stopped so that every node gets its turn.
     let nodeArray = UnsafeBufferPointer(start: snapshot.nodeArrayBase, count: nodes.count)
@@ -320,6 +360,12 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       var position = start + examined
       if position >= nodes.count { position -= nodes.count }
       examined += 1
+      let mark = Int(marks[position])
+      if mark != 0 {
+        preRejectedCounts[mark - 1] += 1
+        preRejected.append((position, mark - 1))
+        continue
+      }
       let node = nodeArray[position]
       for f in filterCalls.indices {
         cycle.currentPlugin = filterIDs[f]
@@ -335,7 +381,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
               runs[f] = (reason, 1)
             }
           }
-          if given == 0 { tallies[f][unexplained[f], default: 0] += 1 }
+          if given == 0 { tallies[f]["rejected by \(filters[f].name)", default: 0] += 1 }
           rejected.append((position, status, f, first ?? ""))
           continue nodeLoop
         }
@@ -343,12 +389,26 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
       feasible.append(position)
     }
     for (f, run) in runs.enumerated() where run.count > 0 { tallies[f][run.reason, default: 0] += run.count }
+    for (index, count) in preRejectedCounts.enumerated() where count > 0 {
+      tallies[preRejections[index].filter][preRejections[index].reason, default: 0] += count
+    }
+    for rejection in preRejections {
+      for position in rejection.positions where Int(position) < marks.count { marks[Int(position)] = 0 }
+    }
+    swap(&marks, &rejectionMarks)
     for (f, tally) in tallies.enumerated() where !tally.isEmpty { rejections[filters[f].name] = tally }
     nextStartNode = nodes.isEmpty ? 0 : (start + examined) % nodes.count
     guard !feasible.isEmpty else {
       if !profile.postFilter.isEmpty {
-        postFilter(info, profile: profile, cycle: cycle,
-                   rejected: rejected.map { (nodes[$0.position], $0.status, filters[$0.filter].name, $0.reason) })
+        // In the order the nodes were examined, as if every filter had been called.
+        let examinedOrder = { (position: Int) in (position - start + nodes.count) % nodes.count }
+        let verdicts = (rejected.map { (examinedOrder($0.position), nodes[$0.position], $0.status, filters[$0.filter].name, $0.reason) }
+          + preRejected.map { entry in
+            let rejection = preRejections[entry.rejection]
+            return (examinedOrder(entry.position), nodes[entry.position], rejection.status, filters[rejection.filter].name,
+                    rejection.reason)
+          }).sorted { $0.0 < $1.0 }.map { ($0.1, $0.2, $0.3, $0.4) }
+        postFilter(info, profile: profile, cycle: cycle, rejected: verdicts)
       }
       return unschedulable(info, nodes: nodes.count, rejections: rejections)
     }
@@ -358,15 +418,15 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     var skipScore = Set<String>()
     // skiff.h promises the node list for the whole cycle, so it lives in an arena the cycle holds.
     let cycleArena = Arena()
-    let feasibleNodes = cycleArena.array(feasible.map { nodeArray[$0] })
+    let feasibleNodes = cycleArena.array(feasible.map { nodeArray[$0] }).map { UnsafePointer($0) }
     for plugin in profile.preScore {
       cycle.currentPlugin = plugin.id
       let status = plugin.vtable.pre_score!(plugin.vtable.`self`, cycle.handle, pod,
-                                            feasibleNodes.map { UnsafePointer($0) }, UInt32(feasible.count))
+                                            feasibleNodes, UInt32(feasible.count))
       if status == SKIFF_SKIP { skipScore.insert(plugin.name) }
     }
     var totals = [Int64](repeating: 0, count: feasible.count)
-    var perPlugin: [String: [Int64]] = [:]
+    var perPlugin: [(name: String, scores: [Int64])] = []  // for the explanation
     var scores = feasible.map { skiff_node_score(node: nodeArray[$0], score: 0) }
     for plugin in profile.score where !skipScore.contains(plugin.name) {
       let score = plugin.vtable.score!, context = plugin.vtable.`self`
@@ -381,7 +441,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
         }
         for i in scores.indices { totals[i] += scores[i].score * plugin.weight }
       }
-      perPlugin[plugin.name] = scores.map(\.score)
+      perPlugin.append((plugin.name, scores.map(\.score)))
     }
     withExtendedLifetime(cycleArena) {}
     // The best three, earlier nodes first among equals: the first is the choice, all three
@@ -396,7 +456,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     let chosen = nodes[feasible[ranked[0]]]
     explanations[info.key] = Explanation(
       nodes: nodes.count, rejections: rejections,
-      top: ranked.map { i in (nodes[feasible[i]].name, totals[i], perPlugin.mapValues { $0[i] }) }, chosen: chosen.name)
+      top: ranked.map { i in (nodes[feasible[i]].name, totals[i], Dictionary(uniqueKeysWithValues: perPlugin.map { ($0.name, $0.scores[i]) })) }, chosen: chosen.name)
     explainedScheduled.append(info.key)
     if explainedScheduled.count > Self.scheduledExplanationsKept {
       let forgotten = explainedScheduled.prefix(explainedScheduled.count / 2)
@@ -508,6 +568,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     defer { check.end() }
     check.nodes = snapshot.nodeArrayBase
     check.nodeCount = UInt32(snapshot.nodes.count)
+    check.nodeChanges = snapshot.changes
     for plugin in profile.filter {
       check.currentPlugin = plugin.id
       let status = plugin.vtable.filter!(plugin.vtable.`self`, check.handle, pod, &copy)
@@ -539,6 +600,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     defer { cycle.end() }
     cycle.nodes = snapshot.nodeArrayBase
     cycle.nodeCount = UInt32(snapshot.nodes.count)
+    cycle.nodeChanges = snapshot.changes
     cycle.bind = { [unowned self] pod, target in
       guard pod.pointee.id == info.pod.pointee.id, UnsafePointer(node.node) == target else { return SKIFF_INVALID }
       bindThroughAPI(info, to: node)

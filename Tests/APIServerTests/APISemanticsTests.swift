@@ -96,6 +96,68 @@ final class APISemanticsTests: ServerTestCase {
     XCTAssertTrue(events.first?.contains(#""name":"w2""#) ?? false, resumed.text)
   }
 
+  func testWatchedObjectsAreWhatTheWritesAnsweredAndLeavingASelectorIsADelete() throws {
+    let before = try HTTPClient.send("GET", configMaps)
+    let listVersion = (before.json["metadata"] as? [String: Any])?["resourceVersion"] as? String ?? ""
+    let created = try HTTPClient.send("POST", configMaps + "?fieldManager=tester",
+                                      json: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"sel","labels":{"team":"a"}},"data":{"k":"v"}}"#)
+    let moved = try HTTPClient.send("PATCH", configMaps + "/sel?fieldManager=mover", body: Data(#"{"metadata":{"labels":{"team":"b"}}}"#.utf8),
+                                    contentType: "application/merge-patch+json")
+    XCTAssertEqual([created.status, moved.status], [201, 200])
+    let watched = try HTTPClient.send("GET", configMaps + "?watch=true&labelSelector=team%3Da&resourceVersion=\(listVersion)&timeoutSeconds=1")
+    let events = try watched.text.split(separator: "\n").map {
+      try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+    XCTAssertEqual(events.map { $0["type"] as? String }, ["ADDED", "DELETED"], watched.text)
+    // Each object is whole, field ownership and resourceVersion included, as the write answered it.
+    XCTAssertEqual(events.first?["object"] as? NSDictionary, created.json as NSDictionary)
+    XCTAssertEqual(events.last?["object"] as? NSDictionary, moved.json as NSDictionary)
+    let managers = ((events.last?["object"] as? [String: Any])?["metadata"] as? [String: Any])?["managedFields"] as? [[String: Any]]
+    XCTAssertEqual(managers?.compactMap { $0["manager"] as? String }, ["tester", "mover"])
+  }
+
+  func testABindingSetsTheNodeAndPodScheduledOnceAndKeepsTheRest() throws {
+    let pods = api + "/api/v1/namespaces/default/pods"
+    // A scheduler name no profile serves: nothing but this test writes these pods.
+    func pod(_ name: String) -> String {
+      #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","labels":{"app":"b"}},"#
+        + #""spec":{"schedulerName":"elsewhere","containers":[{"name":"c","image":"busybox"}]}}"#
+    }
+    func binding(_ name: String, _ node: String) throws -> HTTPReply {
+      try HTTPClient.send("POST", pods + "/\(name)/binding",
+                          json: #"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"\#(name)"},"target":{"kind":"Node","name":"\#(node)"}}"#)
+    }
+    func conditions(_ object: [String: Any]) -> [String: String] {
+      let list = (object["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
+      return Dictionary(uniqueKeysWithValues: list.map { ($0["type"] as? String ?? "", $0["status"] as? String ?? "") })
+    }
+    // A fresh pod, as the scheduler finds it.
+    let created = try HTTPClient.send("POST", pods + "?fieldManager=maker", json: pod("fresh")).json
+    XCTAssertEqual(try binding("fresh", "n1").status, 201)
+    let fresh = try HTTPClient.send("GET", pods + "/fresh").json
+    XCTAssertEqual((fresh["spec"] as? [String: Any])?["nodeName"] as? String, "n1")
+    XCTAssertEqual(conditions(fresh), ["PodScheduled": "True"])
+    var expected = created
+    expected["spec"] = fresh["spec"]
+    expected["status"] = fresh["status"]
+    var metadata = expected["metadata"] as? [String: Any] ?? [:]
+    metadata["resourceVersion"] = (fresh["metadata"] as? [String: Any])?["resourceVersion"]
+    expected["metadata"] = metadata
+    XCTAssertEqual(fresh as NSDictionary, expected as NSDictionary, "only the node, the condition and the version changed")
+    XCTAssertEqual(try binding("fresh", "n2").status, 409, "bound once")
+    // A pod that already has conditions keeps them, and PodScheduled is set among them.
+    let other = try HTTPClient.send("POST", pods, json: pod("held")).json
+    var withConditions = other
+    withConditions["status"] = ["phase": "Pending", "conditions": [["type": "Custom", "status": "False"]]]
+    let status = try HTTPClient.send("PUT", pods + "/held/status",
+                                     body: try JSONSerialization.data(withJSONObject: withConditions))
+    XCTAssertEqual(status.status, 200, status.text)
+    XCTAssertEqual(try binding("held", "n3").status, 201)
+    let held = try HTTPClient.send("GET", pods + "/held").json
+    XCTAssertEqual((held["spec"] as? [String: Any])?["nodeName"] as? String, "n3")
+    XCTAssertEqual(conditions(held), ["Custom": "False", "PodScheduled": "True"])
+  }
+
   func testWatchFromACompactedRevisionExpires() throws {
     server.stop()
     server = try SkiffServer(dataDir: dir.appendingPathComponent("compacting"),

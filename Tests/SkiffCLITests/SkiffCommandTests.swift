@@ -24,7 +24,7 @@ final class SkiffCommandTests: XCTestCase {
   func testVersionNamesTheABI() throws {
     let result = try skiff("version")
     XCTAssertEqual(result.status, 0)
-    XCTAssertTrue(result.output.contains("plugin ABI 3"), result.output)
+    XCTAssertTrue(result.output.contains("plugin ABI 4"), result.output)
   }
 
   func testPluginsListsNameKindVersionABIFileAndServices() throws {
@@ -43,7 +43,7 @@ final class SkiffCommandTests: XCTestCase {
     XCTAssertTrue(lines.contains("swifttest"))
     XCTAssertTrue(lines.contains("  kind:     scheduler"))
     XCTAssertTrue(lines.contains("  version:  1.0.0"))
-    XCTAssertTrue(lines.contains("  abi:      3"))
+    XCTAssertTrue(lines.contains("  abi:      4"))
     XCTAssertTrue(lines.contains("  file:     \(Fixtures.buildDirectory)/libskiff_swifttest.so"))
     XCTAssertTrue(lines.contains { $0.hasPrefix("  services: swifttest.add l(ll), swifttest.add32 i(ii)") },
                   result.output)

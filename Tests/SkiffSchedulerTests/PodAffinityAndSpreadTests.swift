@@ -33,18 +33,20 @@ final class PodAffinityAndSpreadTests: KernelTestCase {
   }
 
   /// A fresh cycle whose cycle_nodes answers `nodes`, as the framework sets it up.
-  private func cycle(over nodes: [UnsafePointer<skiff_node>?]) -> SchedulingCycle {
+  private func cycle(over nodes: [UnsafePointer<skiff_node>?], changes: NodeChangeLog? = nil) -> SchedulingCycle {
     let cycle = SchedulingCycle()
     cycle.nodes = objects.keep(nodes)
     cycle.nodeCount = UInt32(nodes.count)
+    cycle.nodeChanges = changes
     return cycle
   }
 
   /// pre_filter's status and, per node in order, "fits" or the status and reasons its filter gave.
   /// A skipped plugin's filter is not called, as in the framework.
   private func filter(_ plugin: skiff_scheduler_plugin, _ pod: UnsafePointer<skiff_pod>?,
-                      _ nodes: [UnsafePointer<skiff_node>?]) -> (preFilter: skiff_status, nodes: [String]) {
-    let cycle = cycle(over: nodes)
+                      _ nodes: [UnsafePointer<skiff_node>?],
+                      changes: NodeChangeLog? = nil) -> (preFilter: skiff_status, nodes: [String]) {
+    let cycle = cycle(over: nodes, changes: changes)
     defer { cycle.end() }
     var count: UInt32 = 0
     let preFilter = plugin.pre_filter(plugin.`self`, cycle.handle, pod, nil, &count)
@@ -165,6 +167,30 @@ final class PodAffinityAndSpreadTests: KernelTestCase {
                    [antiAffinityMismatch, antiAffinityMismatch, antiAffinityMismatch, "fits", "fits"])
     let notOnWebsNode = o.pod(labels: ["app": "client"], antiAffinity: [o.podTerm(o.selector(["app": "web"]), on: hostname)])
     XCTAssertEqual(filter(affinity, notOnWebsNode, cluster).nodes, [antiAffinityMismatch, "fits", "fits", "fits", "fits"])
+  }
+
+  func testPreFilterHandsTheFrameworkTheNodesHoldingPodsThatRequiredAntiAffinityMatches() throws {
+    let affinity = try plugin("InterPodAffinity")
+    let o = objects!
+    let cluster = affinityCluster()
+    func preRejections(_ pod: UnsafePointer<skiff_pod>?) -> [String] {
+      let cycle = cycle(over: cluster)
+      defer { cycle.end() }
+      var count: UInt32 = 0
+      _ = affinity.pre_filter(affinity.`self`, cycle.handle, pod, nil, &count)
+      return cycle.preRejections.flatMap { rejection in
+        rejection.positions.sorted().map { "\(rejection.status == SKIFF_UNSCHEDULABLE ? "unschedulable" : "?"): \(rejection.reason) @\($0)" }
+      }
+    }
+    // a1 holds the web pod; a2 shares its zone but holds none, so the filter decides about it.
+    let awayFromWeb = o.pod(labels: ["app": "client"], antiAffinity: [o.podTerm(o.selector(["app": "web"]), on: zone)])
+    XCTAssertEqual(preRejections(awayFromWeb), [antiAffinityMismatch + " @0"])
+    // No terms of its own: the nodes of placed pods whose terms refuse it (the guard on c1).
+    XCTAssertEqual(preRejections(o.pod(labels: ["role": "batch"])), [existingAntiAffinityMismatch + " @3"])
+    // Required affinity is checked first and would give another reason: nothing is handed over.
+    let nearWebAwayFromDB = o.pod(labels: ["app": "client"], affinity: [o.podTerm(o.selector(["app": "web"]), on: zone)],
+                                  antiAffinity: [o.podTerm(o.selector(["app": "web"]), on: zone)])
+    XCTAssertEqual(preRejections(nearWebAwayFromDB), [])
   }
 
   func testAPlacedPodsAntiAffinityForbidsItsDomainToPodsItSelects() throws {
@@ -313,6 +339,54 @@ final class PodAffinityAndSpreadTests: KernelTestCase {
     XCTAssertEqual(filter(spread, web, [busyA1]).nodes, ["fits"])
     // And came back empty.
     XCTAssertEqual(filter(spread, web, [busyA1, b1]).nodes, [skewTooLarge, "fits"])
+  }
+
+  func testPreFilterHandsTheFrameworkTheNodesInDomainsTheSpreadWouldCrowd() throws {
+    let spread = try plugin("PodTopologySpread")
+    let o = objects!
+    let web = o.pod(labels: ["app": "web"], spread: [o.spread(zone, maxSkew: 1, selector: o.selector(["app": "web"]))])
+    let id = freshIDs()
+    let nodes = [numbered(node("a1", zone: "a", holding: [o.pod(labels: ["app": "web"])]), id: id, generation: 1),
+                 numbered(node("a2", zone: "a"), id: id + 1, generation: 1),
+                 numbered(node("b1", zone: "b"), id: id + 2, generation: 1),
+                 numbered(node("bare", zone: nil), id: id + 3, generation: 1)]
+    let cycle = cycle(over: nodes)
+    defer { cycle.end() }
+    var count: UInt32 = 0
+    XCTAssertEqual(spread.pre_filter(spread.`self`, cycle.handle, web, nil, &count), SKIFF_OK)
+    // Zone a would hold 2 to b's 0: both its nodes are named; "bare" lacks the key, and its
+    // different reason is left to the filter.
+    XCTAssertEqual(cycle.preRejections.map { "\($0.status == SKIFF_UNSCHEDULABLE) \($0.reason) \($0.positions.sorted())" },
+                   ["true \(skewTooLarge.dropFirst("unschedulable: ".count)) [0, 1]"])
+    XCTAssertEqual(filter(spread, web, nodes).nodes, [skewTooLarge, skewTooLarge, "fits", missingLabel],
+                   "the filter agrees on every node named")
+  }
+
+  func testKeptCountsReadOnlyTheNodesTheFrameworkSaysChanged() throws {
+    let spread = try plugin("PodTopologySpread")
+    let o = objects!
+    let web = o.pod(labels: ["app": "web"], spread: [o.spread(zone, maxSkew: 1, selector: o.selector(["app": "web"]))])
+    let id = freshIDs()
+    let a1 = numbered(node("a1", zone: "a"), id: id, generation: 1)
+    let b1 = numbered(node("b1", zone: "b"), id: id + 1, generation: 1)
+    let changes = NodeChangeLog()
+    changes.record(0)
+    changes.record(1)
+    XCTAssertEqual(filter(spread, web, [a1, b1], changes: changes).nodes, ["fits", "fits"])
+    let busyA1 = numbered(node("a1", zone: "a", holding: [o.pod(labels: ["app": "web"])]), id: id, generation: 2)
+    changes.record(0)
+    XCTAssertEqual(filter(spread, web, [busyA1, b1], changes: changes).nodes, [skewTooLarge, "fits"])
+    // A change the log does not report is not looked for: no node is compared unless it says so.
+    let emptiedA1 = numbered(node("a1", zone: "a"), id: id, generation: 3)
+    XCTAssertEqual(filter(spread, web, [emptiedA1, b1], changes: changes).nodes, [skewTooLarge, "fits"])
+    changes.record(0)
+    XCTAssertEqual(filter(spread, web, [emptiedA1, b1], changes: changes).nodes, ["fits", "fits"])
+    // After a reset (a node went) the log cannot say what changed: every node is compared again.
+    changes.reset()
+    XCTAssertEqual(filter(spread, web, [busyA1, b1], changes: changes).nodes, [skewTooLarge, "fits"])
+    // And another snapshot's log never answers for this one's nodes.
+    let other = NodeChangeLog()
+    XCTAssertEqual(filter(spread, web, [emptiedA1, b1], changes: other).nodes, ["fits", "fits"])
   }
 
   func testAPlacedPodsAntiAffinityCountsFromTheCycleAfterItArrives() throws {

@@ -230,6 +230,20 @@ enum HostTable {
       count?.pointee = cycle.nodeCount
       return SKIFF_OK
     }
+    host.cycle_changed_nodes = { cycle, since, positions, count in
+      guard let cycle = SchedulingCycle.from(cycle), let since else { return SKIFF_INVALID }
+      let changes = cycle.nodeChanges?.changes(after: since.pointee)
+      since.pointee = cycle.nodeChanges?.end ?? 0
+      positions?.pointee = changes?.baseAddress
+      count?.pointee = UInt32(changes?.count ?? 0)
+      return changes == nil ? SKIFF_SKIP : SKIFF_OK
+    }
+    host.cycle_reject_nodes = { cycle, positions, count, status, reason in
+      guard let cycle = SchedulingCycle.from(cycle), status != SKIFF_OK else { return SKIFF_INVALID }
+      let listed = Array(UnsafeBufferPointer(start: positions, count: positions == nil ? 0 : Int(count)))
+      cycle.preRejections.append((cycle.currentPlugin, status, text(reason) ?? "", listed))
+      return SKIFF_OK
+    }
     host.cycle_filter_without = { cycle, pod, node, without, count in
       guard let cycle = SchedulingCycle.from(cycle), let check = cycle.filterWithout, let pod, let node else {
         return SKIFF_INVALID

@@ -13,6 +13,11 @@ public final class SchedulingCycle: @unchecked Sendable {
   /// The snapshot's nodes, for plugins that look across the cluster (host->cycle_nodes).
   public var nodes: UnsafePointer<UnsafePointer<skiff_node>?>?
   public var nodeCount: UInt32 = 0
+  /// What changed in `nodes` and when (host->cycle_changed_nodes); nil answers "everything".
+  public var nodeChanges: NodeChangeLog?
+  /// Nodes plugins rejected in pre_filter (host->cycle_reject_nodes), by position in `nodes`,
+  /// for the framework to count without calling their filters.
+  public var preRejections: [(plugin: Int, status: skiff_status, reason: String, positions: [UInt32])] = []
   /// Set by the framework while post_filter runs: host->cycle_filter_without and cycle_preempt.
   public var filterWithout: ((UnsafePointer<skiff_pod>, UnsafePointer<skiff_node>, [UInt64]) -> skiff_status)?
   public var preempt: (([UInt64]) -> skiff_status)?
@@ -96,6 +101,7 @@ public final class SchedulingCycle: @unchecked Sendable {
     for entry in state { entry.release?(entry.data) }
     state.removeAll()
     reasons.removeAll()
+    preRejections.removeAll()
   }
 
   deinit { end() }

@@ -41,8 +41,9 @@ extern "C" {
  *   1  the first layout
  *   2  skiff_host.cycle_nodes, cycle_filter_without and cycle_preempt appended
  *   3  skiff_disruption_budget; skiff_host.cycle_disruption_budgets and cycle_bind appended;
- *      SKIFF_POD_PREEMPT_NEVER */
-#define SKIFF_ABI_VERSION 3u
+ *      SKIFF_POD_PREEMPT_NEVER
+ *   4  skiff_host.cycle_changed_nodes and cycle_reject_nodes appended */
+#define SKIFF_ABI_VERSION 4u
 
 /* The exported entry symbol's name, for dlsym and for `#define SKIFF_EXPORT`. */
 #define SKIFF_ENTRY_SYMBOL "skiff_plugin_init"
@@ -729,6 +730,25 @@ struct skiff_host {
    * asynchronously: SKIFF_OK means the binding was sent; if the store refuses it later, the
    * framework forgets the pod's assumed place and the pod's watch says what is true. */
   skiff_status (*cycle_bind)(skiff_cycle *cycle, const skiff_pod *pod, const skiff_node *node);
+
+  /* ABI version 4 and later (check struct_size). */
+
+  /* Which positions of cycle_nodes' array hold a node whose struct changed (its generation, or a
+   * node that came) since `*since`, a mark an earlier call left there (0 the first time), so a
+   * plugin keeping counts across cycles reads those nodes instead of comparing every node's
+   * generation each cycle. Writes the positions, possibly repeated, borrowed until the calling
+   * slot returns, and moves `*since` on. SKIFF_SKIP: the framework no longer knows what changed
+   * since that mark (a node went, the log was trimmed, the mark is another snapshot's): treat
+   * every node as changed; `*since` is moved on all the same. */
+  skiff_status (*cycle_changed_nodes)(skiff_cycle *cycle, uint64_t *since, const uint32_t **positions,
+                                      uint32_t *n_positions);
+  /* pre_filter only. The nodes at these positions of cycle_nodes' array fail this plugin's filter
+   * with `status` and `reason` (copied), so the framework counts them rejected without calling
+   * filter on them: a plugin that knows in pre_filter which nodes are taken (pod anti-affinity)
+   * spares the filter loop the walk over them. List only nodes the filter would reject with that
+   * status and reason; the others are filtered as usual. */
+  skiff_status (*cycle_reject_nodes)(skiff_cycle *cycle, const uint32_t *positions, uint32_t n_positions,
+                                     skiff_status status, const char *reason);
 };
 
 /* The one symbol a plugin library exports. */
