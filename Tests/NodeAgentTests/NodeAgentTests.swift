@@ -109,12 +109,19 @@ final class NodeAgentTests: XCTestCase {
     try apply("""
       apiVersion: v1
       kind: Pod
-      metadata: {name: app, labels: {tier: web}}
+      metadata:
+        name: app
+        labels: {tier: web}
+        # Without it kubectl says on stderr which container it chose (the output holds both).
+        annotations: {kubectl.kubernetes.io/default-container: main}
       spec:
         initContainers:
         - name: prepare
           image: none
           command: [sh, -c, "echo prepared > \(work)/init-ran"]
+          # Init containers count for the QoS class too: Guaranteed needs limits on every one.
+          resources:
+            limits: {cpu: 100m, memory: 16Mi}
         containers:
         - name: main
           image: none
@@ -168,6 +175,8 @@ final class NodeAgentTests: XCTestCase {
     follower.standardOutput = output
     try follower.run()
     defer { if follower.isRunning { follower.terminate(); follower.waitUntilExit() } }
+    // A stream that stops delivering must fail the test, not hang it: ending kubectl ends the reads.
+    DispatchQueue.global().asyncAfter(deadline: .now() + 20) { if follower.isRunning { follower.terminate() } }
     var followed = ""
     let reader = output.fileHandleForReading
     while !followed.contains("line3") {
