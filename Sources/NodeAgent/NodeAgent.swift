@@ -24,6 +24,8 @@ public final class NodeAgent: @unchecked Sendable {
   let wake = WakeSignal()
   /// What the log endpoint needs to know of each container, published by the sync thread.
   let logIndex = Mutex<[String: ContainerLogs.Entry]>([:])
+  /// Why a probe stopped a container, by container id, for its terminated state.
+  let probeKills = Mutex<[String: String]>([:])
 
   // The sync thread's own state.
   var pods: [String: PodState] = [:]

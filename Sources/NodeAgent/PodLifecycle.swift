@@ -17,6 +17,8 @@ final class ContainerState {
   var backoff: Double?
   /// Set while a restart waits out its back-off.
   var crashLoopUntil: Double?
+  /// The probes of the running instance, if its spec has any.
+  var probes: ContainerProbes?
 
   init(name: String, current: JSON, previous: JSON? = nil, restartCount: Int) {
     self.name = name
@@ -30,6 +32,10 @@ final class ContainerState {
   var isRunning: Bool { state == "CONTAINER_RUNNING" }
   var hasExited: Bool { state == "CONTAINER_EXITED" }
   var exitCode: Int64 { current["exitCode"]?.intValue ?? -1 }
+  /// Running, and past its startup probe.
+  var isStarted: Bool { isRunning && (probes?.isStarted ?? true) }
+  /// Running, and its probes say it serves.
+  var isReady: Bool { isRunning && (probes?.isReady ?? true) }
 }
 
 /// A pod this node runs.
@@ -171,7 +177,9 @@ extension NodeAgent {
       for container in state.containers.values {
         // A container the runtime no longer has ended while nobody watched.
         container.current = observed[container.id] ?? Self.vanished(container.current)
+        if container.hasExited, let why = probeKills.withLock({ $0[container.id] }) { container.current["message"] = .string(why) }
       }
+      superviseProbes(state, pod)
     }
     var nextWake: Double?
     if !state.finished {
@@ -264,7 +272,10 @@ extension NodeAgent {
       let observed = (try? runtime.status(id)) ?? ["id": .string(id), "state": "CONTAINER_CREATED"]
       if let existing {
         // Only the instance before keeps its log (for --previous); older ones go.
-        if let older = existing.previous?["id"]?.stringValue { try? runtime.remove(older) }
+        if let older = existing.previous?["id"]?.stringValue {
+          try? runtime.remove(older)
+          _ = probeKills.withLock { $0.removeValue(forKey: older) }
+        }
         existing.previous = existing.current
         existing.current = observed
         existing.restartCount = attempt

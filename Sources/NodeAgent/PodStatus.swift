@@ -29,7 +29,7 @@ enum PodStatusReport {
 
     let unready = specs.compactMap { spec -> String? in
       let name = spec["name"]?.stringValue ?? ""
-      return state.containers[name]?.isRunning == true ? nil : name
+      return state.containers[name]?.isReady == true ? nil : name
     }
     let incomplete = initSpecs.compactMap { spec -> String? in
       let name = spec["name"]?.stringValue ?? ""
@@ -100,8 +100,8 @@ enum PodStatusReport {
     switch container.state {
     case "CONTAINER_RUNNING":
       status["state"] = ["running": ["startedAt": time(container.current["startedAt"])]]
-      status["ready"] = .bool(!isInit)
-      status["started"] = .bool(!isInit)
+      status["ready"] = .bool(!isInit && container.isReady)
+      status["started"] = .bool(!isInit && container.isStarted)
       lastState = container.previous.map(terminated)
     case "CONTAINER_EXITED":
       if let until = container.crashLoopUntil, Clock.now() < until {

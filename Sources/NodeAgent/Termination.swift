@@ -13,6 +13,7 @@ extension NodeAgent {
   /// goes once they are stopped (it is Terminating); without, it is already gone.
   func terminate(_ state: PodState, deleteFromAPI: Bool) {
     state.terminating = true
+    for container in state.containers.values { container.probes?.stop() }
     let pod = state.pod
     let grace = pod.map { pod in
       pod[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue

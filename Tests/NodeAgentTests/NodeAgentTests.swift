@@ -373,6 +373,134 @@ final class NodeAgentTests: XCTestCase {
     XCTAssertEqual(try HTTPClient.send("GET", "\(server.url)/api/v1/namespaces/default/pods/unbound").status, 404)
   }
 
+  // MARK: Probes
+
+  func conditionStatus(_ pod: [String: Any], _ type: String) -> String? {
+    (status(pod)["conditions"] as? [[String: Any]] ?? []).first { $0["type"] as? String == type }?["status"] as? String
+  }
+
+  func testStartupProbeHoldsReadinessBackAndReadinessGatesTheReadyCondition() throws {
+    try startServerWithAgent()
+    let started = dir.appendingPathComponent("started").path
+    let ready = dir.appendingPathComponent("ready").path
+    FileManager.default.createFile(atPath: ready, contents: Data())
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: gated}
+      spec:
+        containers:
+        - name: main
+          image: none
+          command: [sh, -c, "while :; do sleep 0.1; done"]
+          startupProbe: {exec: {command: [test, -f, \(started)]}, periodSeconds: 1, failureThreshold: 1000}
+          readinessProbe: {exec: {command: [test, -f, \(ready)]}, periodSeconds: 1, failureThreshold: 1}
+      """)
+    try waitForPod("gated", "Running") { self.phase($0) == "Running" }
+    // The readiness file is there, but the startup probe has not passed: neither started nor ready.
+    usleep(2_500_000)
+    var held = try pod("gated")
+    XCTAssertEqual(containerStatus(held)["started"] as? Bool, false)
+    XCTAssertEqual(containerStatus(held)["ready"] as? Bool, false)
+    XCTAssertEqual(conditionStatus(held, "Ready"), "False")
+    FileManager.default.createFile(atPath: started, contents: Data())
+    held = try waitForPod("gated", "started and Ready") {
+      self.containerStatus($0)["started"] as? Bool == true && self.conditionStatus($0, "Ready") == "True"
+    }
+    XCTAssertEqual(containerStatus(held)["ready"] as? Bool, true)
+    XCTAssertEqual(conditionStatus(held, "ContainersReady"), "True")
+    // Readiness fails: not Ready, yet not restarted either.
+    try FileManager.default.removeItem(atPath: ready)
+    let unready = try waitForPod("gated", "not Ready once the readiness probe fails") {
+      self.containerStatus($0)["ready"] as? Bool == false && self.conditionStatus($0, "Ready") == "False"
+    }
+    XCTAssertEqual(conditionStatus(unready, "ContainersReady"), "False")
+    XCTAssertEqual(phase(unready), "Running")
+    XCTAssertEqual(containerStatus(unready)["restartCount"] as? Int, 0)
+    XCTAssertEqual(containerStatus(unready)["started"] as? Bool, true)
+    FileManager.default.createFile(atPath: ready, contents: Data())
+    try waitForPod("gated", "Ready again") { self.conditionStatus($0, "Ready") == "True" }
+  }
+
+  func testFailingLivenessProbeRestartsTheContainerWithBackOff() throws {
+    try startServerWithAgent(backoff: 0.2)
+    let alive = dir.appendingPathComponent("alive").path
+    let marker = "liveness-\(UUID())"
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: sickly}
+      spec:
+        terminationGracePeriodSeconds: 5
+        containers:
+        - name: main
+          image: none
+          command: [sh, -c, "echo up; while :; do sleep 0.1; done", \(marker)]
+          livenessProbe: {exec: {command: [test, -f, \(alive)]}, periodSeconds: 1, failureThreshold: 2}
+      """)
+    let restarted = try waitForPod("sickly", seconds: 40, "two restarts by the liveness probe") {
+      (self.containerStatus($0)["restartCount"] as? Int ?? 0) >= 2
+    }
+    let last = (containerStatus(restarted)["lastState"] as? [String: Any])?["terminated"] as? [String: Any]
+    XCTAssertTrue((last?["message"] as? String ?? "").hasPrefix("Liveness probe failed"), "\(last ?? [:])")
+    XCTAssertEqual(last?["exitCode"] as? Int, 143, "stopped with SIGTERM")
+    XCTAssertEqual(try kubectl("logs", "sickly", "--previous"), "up\n")
+    XCTAssertLessThanOrEqual(Processes.withCommandLine(containing: marker).count, 1, "a killed instance still runs")
+    // Alive from now on: the restarts stop.
+    FileManager.default.createFile(atPath: alive, contents: Data())
+    let healthy = try waitForPod("sickly", seconds: 30, "Running after the probe passes") {
+      ((self.containerStatus($0)["state"] as? [String: Any])?["running"]) != nil
+    }
+    let count = containerStatus(healthy)["restartCount"] as? Int ?? 0
+    usleep(3_000_000)
+    XCTAssertEqual(containerStatus(try pod("sickly"))["restartCount"] as? Int, count)
+    XCTAssertEqual(Processes.withCommandLine(containing: marker).count, 1)
+  }
+
+  func testHTTPGetReadinessAndTCPSocketLivenessProbeRealServers() throws {
+    try startServerWithAgent(backoff: 0.2)
+    let port = try freePort()
+    let closedPort = try freePort()
+    let site = dir.appendingPathComponent("site").path
+    try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: web}
+      spec:
+        containers:
+        - name: server
+          image: none
+          command: [python3, -m, http.server, "\(port)", --bind, 127.0.0.1, --directory, \(site)]
+          ports: [{name: http, containerPort: \(port)}]
+          readinessProbe: {httpGet: {path: /healthy, port: http}, periodSeconds: 1, failureThreshold: 1}
+          livenessProbe: {tcpSocket: {port: \(port)}, periodSeconds: 1, initialDelaySeconds: 2}
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: deaf}
+      spec:
+        containers:
+        - name: main
+          image: none
+          command: [sleep, "1000"]
+          livenessProbe: {tcpSocket: {port: \(closedPort)}, periodSeconds: 1, failureThreshold: 1}
+      """)
+    try waitForPod("web", "Running") { self.phase($0) == "Running" }
+    // 404 until the page exists.
+    usleep(2_000_000)
+    XCTAssertEqual(containerStatus(try pod("web"))["ready"] as? Bool, false)
+    FileManager.default.createFile(atPath: "\(site)/healthy", contents: Data("ok".utf8))
+    try waitForPod("web", "Ready once /healthy answers 200") { self.conditionStatus($0, "Ready") == "True" }
+    try FileManager.default.removeItem(atPath: "\(site)/healthy")
+    let unready = try waitForPod("web", "not Ready once /healthy answers 404") { self.conditionStatus($0, "Ready") == "False" }
+    // The port stays open: the TCP liveness probe never restarted it.
+    XCTAssertEqual(containerStatus(unready)["restartCount"] as? Int, 0)
+    let deaf = try waitForPod("deaf", "a restart by the failed TCP probe") { (self.containerStatus($0)["restartCount"] as? Int ?? 0) >= 1 }
+    let last = (containerStatus(deaf)["lastState"] as? [String: Any])?["terminated"] as? [String: Any]
+    XCTAssertTrue((last?["message"] as? String ?? "").hasPrefix("Liveness probe failed: dial tcp"), "\(last ?? [:])")
+  }
+
   // MARK: `skiff agent` as its own process
 
   /// Starts `skiff agent` for node "remote-node" against the server, and waits for its ready line.
