@@ -34,6 +34,7 @@ public final class NodeAgent: @unchecked Sendable {
   var nodeRegistered = false
   var leaseDue = 0.0
   lazy var api = APIClient(address, timeoutSeconds: 5)
+  lazy var journal = PodJournal(dataDir: settings.dataDir)
   let leaseSeconds = 10.0
 
   public init(settings: AgentSettings, kernel: Kernel, server: APIAddress) throws(AgentSettingsError) {

@@ -50,6 +50,8 @@ final class PodState {
   var startTime: String?
   var conditions: [String: (status: String, time: String)] = [:]
   var lastSent: JSON?
+  /// The record last written to the journal.
+  var journaled: JSON?
   /// Terminating: a termination thread owns the containers now.
   var terminating = false
   /// Succeeded or Failed: nothing is restarted any more.
@@ -64,6 +66,7 @@ final class PodState {
 extension NodeAgent {
   func syncLoop() {
     adoptRunningContainers()
+    resumeJournaledPods()
     while true {
       applyEvents()
       if !nodeRegistered { registerNode() }
@@ -131,6 +134,18 @@ extension NodeAgent {
     if !pods.isEmpty { kernel.log.write(.info, "agent", "re-adopted \(containers.count) containers of \(pods.count) pods") }
   }
 
+  /// Takes up the pods the journal kept, so that their restart policies apply before (or
+  /// without) a list from the API server; the list, once it comes, says which still exist.
+  private func resumeJournaledPods() {
+    for (pod, backoff, startTime, record) in journal.load() {
+      podChanged(pod)
+      guard let state = pods[pod.uid] else { continue }
+      state.journaled = record
+      state.startTime = startTime
+      for (name, seconds) in backoff { state.containers[name]?.backoff = seconds }
+    }
+  }
+
   // MARK: Events
 
   private func applyEvents() {
@@ -165,6 +180,7 @@ extension NodeAgent {
   /// of it goes now.
   private func podDeleted(_ uid: String) {
     guard let state = pods.removeValue(forKey: uid) else { return }
+    journal.remove(uid)
     if !state.terminating { terminate(state, deleteFromAPI: false) }
   }
 
@@ -186,6 +202,7 @@ extension NodeAgent {
       nextWake = advance(state, pod)
     }
     if state.startTime == nil { state.startTime = Clock.rfc3339(Clock.now()) }
+    journal.save(state)
     let status = PodStatusReport.make(state, pod, agent: self)
     if status["phase"]?.stringValue == "Succeeded" || status["phase"]?.stringValue == "Failed" { state.finished = true }
     if status != state.lastSent {

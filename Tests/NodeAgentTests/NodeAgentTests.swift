@@ -595,6 +595,45 @@ final class NodeAgentTests: XCTestCase {
     XCTAssertEqual(phase(back), "Running")
   }
 
+  func testAgentRestartedWhileTheAPIServerIsAwayAppliesRestartPoliciesFromItsJournal() throws {
+    let port = try freePort()
+    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"), arguments: ["--listen", "127.0.0.1:\(port)"])
+    let marker = "journaled-\(UUID())"
+    var agent = try startAgent(server: server.url)
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: steady}
+      spec:
+        nodeName: remote-node
+        containers:
+        - {name: main, image: none, command: [sh, -c, "while :; do sleep 0.1; done", \(marker)]}
+        - {name: flaky, image: none, command: [sh, -c, "echo flake; sleep 0.3; exit 1"]}
+      """)
+    let flakyRestarts = { (pod: [String: Any]) in self.containerStatus(pod, "containerStatuses", 1)["restartCount"] as? Int ?? 0 }
+    try waitForPod("steady", "a restart of the flaky container") { self.phase($0) == "Running" && flakyRestarts($0) >= 1 }
+    let pids = Processes.withCommandLine(containing: marker)
+    XCTAssertEqual(pids.count, 1)
+    let journal = dir.appendingPathComponent("agent/pods").path
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: journal).count, 1)
+
+    // The API server goes, then the agent dies: the new agent learns the pod from its journal alone.
+    let before = flakyRestarts(try pod("steady"))
+    XCTAssertEqual(server.stop(), 0)
+    kill(agent.processIdentifier, SIGKILL)
+    agent.waitUntilExit()
+    agent = try startAgent(server: server.url)
+    XCTAssertGreaterThan(try waitForRestartWhileAway(), 0)
+    XCTAssertEqual(Processes.withCommandLine(containing: marker), pids, "the re-adopted container was started again")
+    try server.start()
+    let back = try waitForPod("steady", "the restarts made while the API server was away") { flakyRestarts($0) > before + 1 }
+    XCTAssertEqual(containerStatus(back)["restartCount"] as? Int, 0)
+    // Deleted through the API server: the journal forgets it.
+    _ = try kubectl("delete", "pod", "steady", "--grace-period=1", "--timeout=30s")
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: journal), [])
+    XCTAssertEqual(Processes.withCommandLine(containing: marker), [])
+  }
+
   /// The container log files kept for the flaky container change while no API server answers.
   func waitForRestartWhileAway() throws -> Int {
     // The runtime keeps the current and the previous instance's logs, so the set of files turns over.
