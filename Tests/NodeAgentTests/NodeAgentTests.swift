@@ -548,11 +548,13 @@ final class NodeAgentTests: XCTestCase {
     return Int(UInt16(bigEndian: address.sin_port))
   }
 
-  func testKilledAgentReadoptsItsContainersAndPodsSurviveTheAPIServerGoing() throws {
+  /// A server on a fixed port (so that it can come back on it) and `skiff agent` running pod
+  /// "steady": container "main" (its command line holds `marker`) runs, "flaky" fails every 0.3 s.
+  /// Returns once flaky restarted and main runs and is ready.
+  func startAgentWithSteadyPod(marker: String) throws -> Process {
     let port = try freePort()
     server = try SkiffServer(dataDir: dir.appendingPathComponent("data"), arguments: ["--listen", "127.0.0.1:\(port)"])
-    let marker = "adopted-\(UUID())"
-    var agent = try startAgent(server: server.url)
+    let agent = try startAgent(server: server.url)
     try apply("""
       apiVersion: v1
       kind: Pod
@@ -563,11 +565,19 @@ final class NodeAgentTests: XCTestCase {
         - {name: main, image: none, command: [sh, -c, "echo up; while :; do sleep 0.1; done", \(marker)]}
         - {name: flaky, image: none, command: [sh, -c, "echo flake; sleep 0.3; exit 1"]}
       """)
-    try waitForPod("steady", "Running") { self.phase($0) == "Running" && self.containerStatus($0)["ready"] as? Bool == true }
+    try waitForPod("steady", "Running with a restart of the flaky container") {
+      self.phase($0) == "Running" && self.containerStatus($0)["ready"] as? Bool == true && self.flakyRestarts($0) >= 1
+    }
+    return agent
+  }
+
+  func flakyRestarts(_ pod: [String: Any]) -> Int { containerStatus(pod, "containerStatuses", 1)["restartCount"] as? Int ?? 0 }
+
+  func testKilledAgentReadoptsItsContainersAndPodsSurviveTheAPIServerGoing() throws {
+    let marker = "adopted-\(UUID())"
+    var agent = try startAgentWithSteadyPod(marker: marker)
     let pids = Processes.withCommandLine(containing: marker)
     XCTAssertEqual(pids.count, 1)
-    let flakyRestarts = { (pod: [String: Any]) in self.containerStatus(pod, "containerStatuses", 1)["restartCount"] as? Int ?? 0 }
-    try waitForPod("steady", "a restart of the flaky container") { flakyRestarts($0) >= 1 }
 
     // kill -9 and a fresh agent: the same process, no second copy, the restart count kept.
     kill(agent.processIdentifier, SIGKILL)
@@ -575,7 +585,7 @@ final class NodeAgentTests: XCTestCase {
     XCTAssertEqual(Processes.withCommandLine(containing: marker), pids)
     let before = flakyRestarts(try pod("steady"))
     agent = try startAgent(server: server.url)
-    let after = try waitForPod("steady", "the restarted agent's status") { flakyRestarts($0) > before }
+    let after = try waitForPod("steady", "the restarted agent's status") { self.flakyRestarts($0) > before }
     XCTAssertEqual(containerStatus(after)["restartCount"] as? Int, 0)
     XCTAssertEqual(phase(after), "Running")
     XCTAssertEqual(Processes.withCommandLine(containing: marker), pids, "the re-adopted container was started again")
@@ -591,27 +601,13 @@ final class NodeAgentTests: XCTestCase {
     let countAway = try waitForRestartWhileAway()
     XCTAssertGreaterThan(countAway, 0)
     try server.start()
-    let back = try waitForPod("steady", "a status sent after the API server returned") { flakyRestarts($0) > before + 1 }
+    let back = try waitForPod("steady", "a status sent after the API server returned") { self.flakyRestarts($0) > before + 1 }
     XCTAssertEqual(phase(back), "Running")
   }
 
   func testAgentRestartedWhileTheAPIServerIsAwayAppliesRestartPoliciesFromItsJournal() throws {
-    let port = try freePort()
-    server = try SkiffServer(dataDir: dir.appendingPathComponent("data"), arguments: ["--listen", "127.0.0.1:\(port)"])
     let marker = "journaled-\(UUID())"
-    var agent = try startAgent(server: server.url)
-    try apply("""
-      apiVersion: v1
-      kind: Pod
-      metadata: {name: steady}
-      spec:
-        nodeName: remote-node
-        containers:
-        - {name: main, image: none, command: [sh, -c, "while :; do sleep 0.1; done", \(marker)]}
-        - {name: flaky, image: none, command: [sh, -c, "echo flake; sleep 0.3; exit 1"]}
-      """)
-    let flakyRestarts = { (pod: [String: Any]) in self.containerStatus(pod, "containerStatuses", 1)["restartCount"] as? Int ?? 0 }
-    try waitForPod("steady", "a restart of the flaky container") { self.phase($0) == "Running" && flakyRestarts($0) >= 1 }
+    var agent = try startAgentWithSteadyPod(marker: marker)
     let pids = Processes.withCommandLine(containing: marker)
     XCTAssertEqual(pids.count, 1)
     let journal = dir.appendingPathComponent("agent/pods").path
@@ -626,7 +622,7 @@ final class NodeAgentTests: XCTestCase {
     XCTAssertGreaterThan(try waitForRestartWhileAway(), 0)
     XCTAssertEqual(Processes.withCommandLine(containing: marker), pids, "the re-adopted container was started again")
     try server.start()
-    let back = try waitForPod("steady", "the restarts made while the API server was away") { flakyRestarts($0) > before + 1 }
+    let back = try waitForPod("steady", "the restarts made while the API server was away") { self.flakyRestarts($0) > before + 1 }
     XCTAssertEqual(containerStatus(back)["restartCount"] as? Int, 0)
     // Deleted through the API server: the journal forgets it.
     _ = try kubectl("delete", "pod", "steady", "--grace-period=1", "--timeout=30s")
