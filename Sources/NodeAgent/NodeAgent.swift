@@ -12,7 +12,10 @@ public final class NodeAgent: @unchecked Sendable {
   public let settings: AgentSettings
   let kernel: Kernel
   let address: APIAddress
+  /// The profile's runtime, for pods that name no RuntimeClass.
   let runtime: RuntimeCalls
+  /// Every runtime the profile's plugins register, by the handler name a RuntimeClass gives.
+  let runtimes: [String: RuntimeCalls]
   private(set) var facts: NodeFacts!
   /// The port the kubelet endpoints are served on, once started.
   public private(set) var port = 0
@@ -46,7 +49,9 @@ public final class NodeAgent: @unchecked Sendable {
     self.settings = settings
     self.kernel = kernel
     self.address = server
-    self.runtime = RuntimeCalls(loop: kernel.loop, runtime: runtime)
+    runtimes = Dictionary(kernel.extensions.runtimes.map { ($0.name, RuntimeCalls(loop: kernel.loop, runtime: $0)) },
+                          uniquingKeysWith: { first, _ in first })
+    self.runtime = runtimes[runtime.name]!
   }
 
   /// Serves the kubelet endpoints and starts the agent's threads. Loop only.
@@ -72,6 +77,21 @@ public final class NodeAgent: @unchecked Sendable {
 
   func warn(_ message: String) {
     kernel.log.write(.warn, "agent", message)
+  }
+
+  /// The runtime a pod asks for: its RuntimeClass's handler, or the profile's runtime.
+  func runtime(for pod: JSON) throws -> RuntimeCalls {
+    guard let className = pod[path: ["spec", "runtimeClassName"]]?.stringValue, !className.isEmpty else { return runtime }
+    let answer = try api.get("/apis/node.k8s.io/v1/runtimeclasses/\(className)")
+    guard answer.status == 200 else {
+      throw ConnectionError("RuntimeClass \"\(className)\": \(answer.status == 404 ? "not found" : answer.message)")
+    }
+    let handler = answer.body["handler"]?.stringValue ?? ""
+    guard let chosen = runtimes[handler] else {
+      throw ConnectionError("RuntimeClass \"\(className)\" names handler \"\(handler)\", which no runtime plugin of this node registers "
+        + "(registered: \(runtimes.keys.sorted().joined(separator: ", ")))")
+    }
+    return chosen
   }
 
   // MARK: Registration and heartbeat (sync thread)

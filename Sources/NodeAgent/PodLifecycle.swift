@@ -43,6 +43,8 @@ final class PodState {
   /// The latest object from the API server; nil for a pod re-adopted before the list came.
   var pod: JSON?
   let uid: String
+  /// The runtime its sandbox is in, once it has one.
+  var runtime: RuntimeCalls?
   var sandboxID: String?
   var containers: [String: ContainerState] = [:]
   /// Why a container could not be created, by name (CreateContainerConfigError).
@@ -89,15 +91,18 @@ extension NodeAgent {
     }
   }
 
-  /// Every container the runtime has, by id (nil when the runtime could not answer).
+  /// Every container of the runtimes the pods use, by id (nil when one could not answer).
   private func observeRuntime() -> [String: JSON]? {
-    guard !pods.isEmpty else { return [:] }
-    do {
-      return Dictionary(try runtime.allContainers().map { ($0["id"]?.stringValue ?? "", $0) }, uniquingKeysWith: { $1 })
-    } catch {
-      warn("listing the runtime's containers: \(error)")
-      return nil
+    var observed: [String: JSON] = [:]
+    for runtime in Set(pods.values.compactMap { $0.runtime?.name }).compactMap({ runtimes[$0] }) {
+      do {
+        for container in try runtime.allContainers() { observed[container["id"]?.stringValue ?? ""] = container }
+      } catch {
+        warn("listing the \(runtime.name) runtime's containers: \(error)")
+        return nil
+      }
     }
+    return observed
   }
 
   // MARK: Re-adoption
@@ -105,17 +110,20 @@ extension NodeAgent {
   /// Takes over the containers an earlier agent started (matched to pods by their labels), so a
   /// restarted agent neither starts duplicates nor loses restart counts.
   private func adoptRunningContainers() {
-    let containers: [JSON]
-    do {
-      containers = try runtime.allContainers()
-    } catch {
-      return warn("cannot list the runtime's containers to re-adopt them: \(error)")
+    var containers: [(RuntimeCalls, JSON)] = []
+    for runtime in runtimes.values {
+      do {
+        containers += try runtime.allContainers().map { (runtime, $0) }
+      } catch {
+        warn("cannot list the \(runtime.name) runtime's containers to re-adopt them: \(error)")
+      }
     }
-    for container in containers {
+    for (runtime, container) in containers {
       guard let uid = container[path: ["labels", ContainerConfig.podUIDLabel]]?.stringValue,
             let name = container[path: ["labels", ContainerConfig.containerLabel]]?.stringValue else { continue }
       let state = pods[uid] ?? PodState(uid: uid, pod: nil)
       pods[uid] = state
+      state.runtime = runtime
       state.sandboxID = container["podSandboxId"]?.stringValue
       let attempt = Int(container[path: ["metadata", "attempt"]]?.intValue ?? 0)
       if let known = state.containers[name] {
@@ -232,6 +240,8 @@ extension NodeAgent {
   private func advance(_ state: PodState, _ pod: JSON) -> Double? {
     if state.sandboxID == nil {
       do {
+        let runtime = try runtime(for: pod)
+        state.runtime = runtime
         state.sandboxID = try runtime.createSandbox([
           "metadata": ["name": .string(pod.name), "namespace": .string(pod.namespace), "uid": .string(pod.uid), "attempt": 0],
           "labels": [ContainerConfig.podUIDLabel: .string(pod.uid), ContainerConfig.podNameLabel: .string(pod.name),
@@ -282,6 +292,7 @@ extension NodeAgent {
       state.configErrors[name] = "\(error)"
       return Clock.now() + 1
     }
+    guard let runtime = state.runtime else { return Clock.now() + 1 }
     do {
       let id = try runtime.createContainer(in: state.sandboxID!, config)
       // The start's own failure (no such command) leaves an exited container with StartError.

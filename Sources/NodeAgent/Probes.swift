@@ -92,7 +92,7 @@ final class ContainerProbes: @unchecked Sendable {
   private var isStopped: Bool { findings.withLock { $0.stopped } }
 
   /// Starts a thread per probe of `spec`; nil when it has none.
-  static func start(_ spec: JSON, containerID: String, pod: JSON, agent: NodeAgent) -> ContainerProbes? {
+  static func start(_ spec: JSON, containerID: String, runtime: RuntimeCalls, pod: JSON, agent: NodeAgent) -> ContainerProbes? {
     let probes: [(Kind, ProbeSpec)] = [(.startup, "startupProbe"), (.readiness, "readinessProbe"), (.liveness, "livenessProbe")]
       .compactMap { kind, key in ProbeSpec(spec[key], container: spec).map { (kind, $0) } }
     guard !probes.isEmpty else { return nil }
@@ -103,7 +103,7 @@ final class ContainerProbes: @unchecked Sendable {
       let signal = WakeSignal()
       probeSet.signals.append(signal)
       startThread(name: "skiff-probe") {
-        probeSet.run(kind, probe, signal: signal, agent: agent, grace: probe.terminationGracePeriod ?? podGrace)
+        probeSet.run(kind, probe, signal: signal, runtime: runtime, agent: agent, grace: probe.terminationGracePeriod ?? podGrace)
       }
     }
     return probeSet
@@ -127,14 +127,14 @@ final class ContainerProbes: @unchecked Sendable {
     return !isStopped
   }
 
-  private func run(_ kind: Kind, _ probe: ProbeSpec, signal: WakeSignal, agent: NodeAgent, grace: Int64) {
+  private func run(_ kind: Kind, _ probe: ProbeSpec, signal: WakeSignal, runtime: RuntimeCalls, agent: NodeAgent, grace: Int64) {
     guard pause(probe.initialDelay, signal) else { return }
     var successes = 0
     var failures = 0
     repeat {
       // Readiness and liveness wait for the startup probe, as the kubelet's do.
       guard kind == .startup || isStarted else { continue }
-      let (succeeded, why) = agent.probe(probe.action, containerID: containerID, timeout: probe.timeout)
+      let (succeeded, why) = agent.probe(probe.action, containerID: containerID, runtime: runtime, timeout: probe.timeout)
       guard !isStopped else { return }
       if succeeded { successes += 1; failures = 0 } else { failures += 1; successes = 0 }
       var changed = false
@@ -156,7 +156,7 @@ final class ContainerProbes: @unchecked Sendable {
       if kind == .startup && succeeded { return }
       if kind != .readiness && failures >= probe.failureThreshold {
         stop()
-        return agent.stopForFailedProbe(containerID, grace: grace, message: "\(kind.rawValue) probe failed: \(why)")
+        return agent.stopForFailedProbe(containerID, runtime: runtime, grace: grace, message: "\(kind.rawValue) probe failed: \(why)")
       }
     } while pause(probe.period, signal)
   }
@@ -166,7 +166,7 @@ extension NodeAgent {
   /// Keeps one set of probe threads for each running container instance of the pod.
   func superviseProbes(_ state: PodState, _ pod: JSON) {
     for spec in pod[path: ["spec", "containers"]]?.arrayValue ?? [] {
-      guard let container = state.containers[spec["name"]?.stringValue ?? ""] else { continue }
+      guard let container = state.containers[spec["name"]?.stringValue ?? ""], let runtime = state.runtime else { continue }
       guard container.isRunning else {
         container.probes?.stop()
         container.probes = nil
@@ -174,14 +174,14 @@ extension NodeAgent {
       }
       if container.probes?.containerID != container.id {
         container.probes?.stop()
-        container.probes = ContainerProbes.start(spec, containerID: container.id, pod: pod, agent: self)
+        container.probes = ContainerProbes.start(spec, containerID: container.id, runtime: runtime, pod: pod, agent: self)
       }
     }
   }
 
   /// Stops a container whose liveness or startup probe failed; the sync thread restarts it as
   /// its pod's restart policy says, and its lastState carries `message`.
-  func stopForFailedProbe(_ containerID: String, grace: Int64, message: String) {
+  func stopForFailedProbe(_ containerID: String, runtime: RuntimeCalls, grace: Int64, message: String) {
     probeKills.withLock { $0[containerID] = message }
     kernel.log.write(.info, "agent", "container \(containerID): \(message); stopping it")
     do { try runtime.stop(containerID, grace: grace) } catch { warn("stopping container \(containerID): \(error)") }
@@ -189,10 +189,10 @@ extension NodeAgent {
   }
 
   /// Runs one probe; a probe that does not answer within `timeout` seconds failed.
-  func probe(_ action: ProbeSpec.Action, containerID: String, timeout: Double) -> (Bool, String) {
+  func probe(_ action: ProbeSpec.Action, containerID: String, runtime: RuntimeCalls, timeout: Double) -> (Bool, String) {
     switch action {
     case .exec(let command):
-      return execProbe(command, containerID: containerID, timeout: timeout)
+      return execProbe(command, containerID: containerID, runtime: runtime, timeout: timeout)
     case .httpGet(let host, let port, let path, let headers):
       do throws(ConnectionError) {
         let connection = try BlockingHTTPConnection(host: host ?? facts.internalIP, port: port,
@@ -217,10 +217,10 @@ extension NodeAgent {
   }
 
   /// The runtime's exec runs to completion; the probe waits for it at most `timeout` seconds.
-  private func execProbe(_ command: [String], containerID: String, timeout: Double) -> (Bool, String) {
+  private func execProbe(_ command: [String], containerID: String, runtime: RuntimeCalls, timeout: Double) -> (Bool, String) {
     let outcome = Mutex<(Bool, String)?>(nil)
     let finished = WakeSignal()
-    startThread(name: "skiff-probe-exec") { [runtime] in
+    startThread(name: "skiff-probe-exec") {
       let result: (Bool, String)
       do {
         let answer = try runtime.exec(containerID, command: command)

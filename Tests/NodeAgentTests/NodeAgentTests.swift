@@ -22,20 +22,31 @@ final class NodeAgentTests: XCTestCase {
       agent.waitUntilExit()
     }
     server?.stop()
-    // Containers outlive their agent by design: whatever this test started goes with its cgroups.
-    for mount in Cgroups.mounts.values {
-      let parent = "\(mount)/\(cgroupParent)"
-      for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
-        Cgroups.destroy("\(parent)/\(child)")
-      }
-      Cgroups.destroy(parent)
-    }
+    // Containers outlive their agent by design: whatever this test started goes with its cgroups
+    // (and oci containers with runc and their mounts).
+    Leftovers.removeContainers(runcRoot: "\(dir.path)/runtime/oci/runc", mountsUnder: dir.path)
+    Cgroups.destroyParent(cgroupParent)
     try? FileManager.default.removeItem(at: dir)
   }
 
   // MARK: Helpers
 
   var runtimeConfig: String { "{stateDir: \"\(dir.path)/runtime\", cgroupParent: \(cgroupParent)}" }
+
+  /// A profile file for a `skiff` command that loads the runtime as the server does.
+  func runtimeProfile(_ name: String, tail: String = "") throws -> URL {
+    let profile = dir.appendingPathComponent("\(name)-profile.yaml")
+    try """
+      apiVersion: skiff.dev/v1alpha1
+      kind: Profile
+      name: \(name)
+      plugins:
+        - name: runtime
+          config: \(runtimeConfig)
+
+      """.appending(tail).write(to: profile, atomically: true, encoding: .utf8)
+    return profile
+  }
 
   /// A server that is also a node ("agent-node"), with a short restart back-off.
   func startServerWithAgent(backoff: Double = 0.2) throws {
@@ -501,21 +512,78 @@ final class NodeAgentTests: XCTestCase {
     XCTAssertTrue((last?["message"] as? String ?? "").hasPrefix("Liveness probe failed: dial tcp"), "\(last ?? [:])")
   }
 
+  // MARK: RuntimeClass
+
+  func testRuntimeClassHandlerPicksTheOCIRuntimeForABusyboxImage() throws {
+    let image = try TestImages.build(in: dir.appendingPathComponent("image"))
+    // The image goes into the store the server's oci runtime reads (its stateDir) before it starts.
+    let profile = try runtimeProfile("import")
+    let imported = try Fixtures.run(["\(Fixtures.buildDirectory)/skiff", "image", "import", image.dockerArchive,
+                                     "--profile", profile.path, "--data-dir", dir.appendingPathComponent("import").path])
+    XCTAssertEqual(imported.status, 0, imported.output)
+    try startServerWithAgent()
+    try apply("""
+      apiVersion: node.k8s.io/v1
+      kind: RuntimeClass
+      metadata: {name: sandboxed}
+      handler: oci
+      ---
+      apiVersion: node.k8s.io/v1
+      kind: RuntimeClass
+      metadata: {name: elsewhere}
+      handler: kata
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: boxed}
+      spec:
+        runtimeClassName: sandboxed
+        terminationGracePeriodSeconds: 1
+        containers:
+        - {name: main, image: \(TestImages.Built.dockerTag), command: [sh, -c, "echo pid=$$$$; cat /etc/hostname; sleep 1000"]}
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: plain}
+      spec:
+        containers:
+        - {name: main, image: none, command: [sh, -c, "echo pid=$$$$; sleep 1000"]}
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: unhandled}
+      spec:
+        runtimeClassName: elsewhere
+        containers:
+        - {name: main, image: none, command: [sleep, "1000"]}
+      """)
+    let boxed = try waitForPod("boxed", seconds: 60, "Running through oci") { self.phase($0) == "Running" }
+    XCTAssertTrue((containerStatus(boxed)["containerID"] as? String ?? "").hasPrefix("oci://"), "\(containerStatus(boxed))")
+    let plain = try waitForPod("plain", "Running through process") { self.phase($0) == "Running" }
+    XCTAssertTrue((containerStatus(plain)["containerID"] as? String ?? "").hasPrefix("process://"), "\(containerStatus(plain))")
+    // Its own pid namespace and hostname: the image's shell is the container's first process
+    // (`$$$$` is the shell's `$$` once the agent has expanded the command as Kubernetes does).
+    var logs = ""
+    for _ in 0..<100 where !logs.hasSuffix("boxed\n") {
+      logs = try kubectl("logs", "boxed")
+      usleep(50_000)
+    }
+    XCTAssertEqual(logs, "pid=1\nboxed\n")
+    XCTAssertNotEqual(try kubectl("logs", "plain"), "pid=1\n")
+    // A handler no runtime plugin registers: the pod waits, nothing of it runs.
+    let unhandled = try pod("unhandled")
+    XCTAssertEqual(phase(unhandled), "Pending")
+    XCTAssertNil(containerStatus(unhandled)["containerID"])
+    _ = try kubectl("delete", "pod", "boxed", "--timeout=30s")
+    let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
+    XCTAssertFalse(mounts.contains(dir.path), "the oci container's root filesystem is still mounted")
+  }
+
   // MARK: `skiff agent` as its own process
 
   /// Starts `skiff agent` for node "remote-node" against the server, and waits for its ready line.
   func startAgent(server url: String) throws -> Process {
-    let profile = dir.appendingPathComponent("agent-profile.yaml")
-    try """
-      apiVersion: skiff.dev/v1alpha1
-      kind: Profile
-      name: agent
-      plugins:
-        - name: runtime
-          config: \(runtimeConfig)
-      agent:
-        restartBackoffSeconds: 0.2
-      """.write(to: profile, atomically: true, encoding: .utf8)
+    let profile = try runtimeProfile("agent", tail: "agent:\n  restartBackoffSeconds: 0.2\n")
     let agent = Process()
     agent.executableURL = URL(fileURLWithPath: Fixtures.buildDirectory + "/skiff")
     agent.arguments = ["agent", "--server", url, "--profile", profile.path, "--data-dir", dir.appendingPathComponent("agent").path,
@@ -643,60 +711,5 @@ final class NodeAgentTests: XCTestCase {
       usleep(100_000)
     }
     throw TestFailure("the flaky container was not restarted while the API server was away")
-  }
-}
-
-// MARK: - Helpers
-
-struct TestFailure: Error, CustomStringConvertible {
-  let description: String
-  init(_ description: String) { self.description = description }
-}
-
-enum Cgroups {
-  /// Mount points of the memory, cpu and pids v1 controllers that this host has.
-  static let mounts: [String: String] = {
-    var found: [String: String] = [:]
-    let text = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: " ")
-      guard fields.count >= 4, fields[2] == "cgroup" else { continue }
-      for option in fields[3].split(separator: ",") where ["memory", "cpu", "pids"].contains(option) {
-        found[String(option)] = String(fields[1])
-      }
-    }
-    return found
-  }()
-
-  /// Kills what is in a cgroup and removes it.
-  static func destroy(_ path: String) {
-    for _ in 0..<100 {
-      if rmdir(path) == 0 || errno != EBUSY { return }
-      let procs = (try? String(contentsOfFile: "\(path)/cgroup.procs", encoding: .utf8)) ?? ""
-      for pid in procs.split(separator: "\n") {
-        if let pid = pid_t(pid) { kill(pid, SIGKILL) }
-      }
-      usleep(20_000)
-    }
-  }
-}
-
-enum Processes {
-  static func isAlive(_ pid: Int32) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let end = stat.lastIndex(of: ")") else { return false }
-    let state = stat[stat.index(end, offsetBy: 2)]
-    return state != "Z" && state != "X"
-  }
-
-  /// Live processes whose command line holds `text` (the test's own marker argument).
-  static func withCommandLine(containing text: String) -> [Int32] {
-    let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
-    return pids.filter { pid in
-      guard pid != getpid(), isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
-        return false
-      }
-      return String(decoding: data, as: UTF8.self).contains(text)
-    }.sorted()
   }
 }
