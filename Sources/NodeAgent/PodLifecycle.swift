@@ -46,6 +46,8 @@ final class PodState {
   /// The runtime its sandbox is in, once it has one.
   var runtime: RuntimeCalls?
   var sandboxID: String?
+  /// Why the last try to create the sandbox failed.
+  var sandboxError: String?
   var containers: [String: ContainerState] = [:]
   /// Why a container could not be created, by name (CreateContainerConfigError).
   var configErrors: [String: String] = [:]
@@ -248,7 +250,10 @@ extension NodeAgent {
                      ContainerConfig.podNamespaceLabel: .string(pod.namespace)],
         ])
       } catch {
-        warn("creating the sandbox of pod \(pod.namespace)/\(pod.name): \(error)")
+        // Said once, not at every retry.
+        let message = "creating the sandbox of pod \(pod.namespace)/\(pod.name): \(error)"
+        if message != state.sandboxError { warn(message) }
+        state.sandboxError = message
         return Clock.now() + 1
       }
     }

@@ -216,14 +216,15 @@ extension NodeAgent {
     }
   }
 
-  /// The runtime's exec runs to completion; the probe waits for it at most `timeout` seconds.
+  /// The runtime kills the command after `timeout` seconds; for a runtime that does not, the
+  /// probe stops waiting a second later all the same.
   private func execProbe(_ command: [String], containerID: String, runtime: RuntimeCalls, timeout: Double) -> (Bool, String) {
     let outcome = Mutex<(Bool, String)?>(nil)
     let finished = WakeSignal()
     startThread(name: "skiff-probe-exec") {
       let result: (Bool, String)
       do {
-        let answer = try runtime.exec(containerID, command: command)
+        let answer = try runtime.exec(containerID, command: command, timeout: timeout)
         let code = answer["exitCode"]?.intValue ?? -1
         let output = (answer["stdout"]?.stringValue ?? "") + (answer["stderr"]?.stringValue ?? "")
         result = (code == 0, output.isEmpty ? "command exited with \(code)" : output)
@@ -233,7 +234,7 @@ extension NodeAgent {
       outcome.withLock { $0 = result }
       finished.raise()
     }
-    let deadline = monotonicSeconds() + timeout
+    let deadline = monotonicSeconds() + timeout + 1
     while case let left = deadline - monotonicSeconds(), left > 0 {
       if let result = outcome.withLock({ $0 }) { return result }
       _ = finished.wait(seconds: left)

@@ -468,7 +468,7 @@ final class NodeAgentTests: XCTestCase {
     XCTAssertEqual(Processes.withCommandLine(containing: marker).count, 1)
   }
 
-  func testHTTPGetReadinessAndTCPSocketLivenessProbeRealServers() throws {
+  func testHTTPGetReadinessTCPSocketLivenessAndExecTimeoutProbeRealProcesses() throws {
     try startServerWithAgent(backoff: 0.2)
     let port = try freePort()
     let closedPort = try freePort()
@@ -496,6 +496,16 @@ final class NodeAgentTests: XCTestCase {
           image: none
           command: [sleep, "1000"]
           livenessProbe: {tcpSocket: {port: \(closedPort)}, periodSeconds: 1, failureThreshold: 1}
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: slow}
+      spec:
+        containers:
+        - name: main
+          image: none
+          command: [sleep, "1000"]
+          livenessProbe: {exec: {command: [sleep, "5"]}, timeoutSeconds: 1, periodSeconds: 1, failureThreshold: 1}
       """)
     try waitForPod("web", "Running") { self.phase($0) == "Running" }
     // 404 until the page exists.
@@ -510,6 +520,10 @@ final class NodeAgentTests: XCTestCase {
     let deaf = try waitForPod("deaf", "a restart by the failed TCP probe") { (self.containerStatus($0)["restartCount"] as? Int ?? 0) >= 1 }
     let last = (containerStatus(deaf)["lastState"] as? [String: Any])?["terminated"] as? [String: Any]
     XCTAssertTrue((last?["message"] as? String ?? "").hasPrefix("Liveness probe failed: dial tcp"), "\(last ?? [:])")
+    // An exec probe that outlasts timeoutSeconds failed.
+    let slow = try waitForPod("slow", "a restart by the timed-out exec probe") { (self.containerStatus($0)["restartCount"] as? Int ?? 0) >= 1 }
+    let slowLast = (containerStatus(slow)["lastState"] as? [String: Any])?["terminated"] as? [String: Any]
+    XCTAssertTrue((slowLast?["message"] as? String ?? "").contains("timed out"), "\(slowLast ?? [:])")
   }
 
   // MARK: RuntimeClass

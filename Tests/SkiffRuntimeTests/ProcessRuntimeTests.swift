@@ -247,6 +247,13 @@ final class ProcessRuntimeTests: XCTestCase {
                     "exec did not run in the \(controller) cgroup: \(stdout)")
     }
 
+    // A timeout kills the command and all it started (the shell's sleep holds the pipes too).
+    let seconds = "29.\(Int.random(in: 100_000...999_999))"  // the sleep's own marker
+    let slow = try runtime.exec(id, ["cmd": ["sh", "-c", "sleep \(seconds); echo never"], "timeout": 0.5])
+    XCTAssertEqual(slow.status, SKIFF_ERROR, slow.text)
+    XCTAssertEqual(slow.json["reason"] as? String, "DeadlineExceeded")
+    XCTAssertEqual(Processes.withCommandLine(containing: seconds), [])
+
     let streaming = try runtime.exec(id, ["cmd": ["sh"], "tty": true])
     XCTAssertEqual(streaming.status, SKIFF_UNSUPPORTED)
     XCTAssertEqual(streaming.json["reason"] as? String, "Unsupported")
