@@ -84,7 +84,7 @@ final class ContainerProbes: @unchecked Sendable {
   }
   private let findings: Mutex<Findings>
   /// One per probe thread, so that `stop` wakes each from its sleep.
-  private var signals: [WakeSignal] = []
+  private let signals: [WakeSignal]
 
   /// Started: no startup probe, or it succeeded. Ready: started, and no readiness probe or it succeeded.
   var isStarted: Bool { findings.withLock { $0.started } }
@@ -97,11 +97,10 @@ final class ContainerProbes: @unchecked Sendable {
       .compactMap { kind, key in ProbeSpec(spec[key], container: spec).map { (kind, $0) } }
     guard !probes.isEmpty else { return nil }
     let hasProbe = { (kind: Kind) in probes.contains { $0.0 == kind } }
-    let probeSet = ContainerProbes(containerID: containerID, started: !hasProbe(.startup), ready: !hasProbe(.readiness))
+    let probeSet = ContainerProbes(containerID: containerID, started: !hasProbe(.startup), ready: !hasProbe(.readiness),
+                                   signals: probes.map { _ in WakeSignal() })
     let podGrace = pod[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30
-    for (kind, probe) in probes {
-      let signal = WakeSignal()
-      probeSet.signals.append(signal)
+    for ((kind, probe), signal) in zip(probes, probeSet.signals) {
       startThread(name: "skiff-probe") {
         probeSet.run(kind, probe, signal: signal, runtime: runtime, agent: agent, grace: probe.terminationGracePeriod ?? podGrace)
       }
@@ -109,8 +108,9 @@ final class ContainerProbes: @unchecked Sendable {
     return probeSet
   }
 
-  private init(containerID: String, started: Bool, ready: Bool) {
+  private init(containerID: String, started: Bool, ready: Bool, signals: [WakeSignal]) {
     self.containerID = containerID
+    self.signals = signals
     findings = Mutex(Findings(started: started, ready: ready))
   }
 
