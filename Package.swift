@@ -67,7 +67,7 @@ let package = Package(
     // The node agent (kubelet's role): runs the pods bound to its node through a runtime plugin.
     .target(name: "NodeAgent", dependencies: ["Kernel", "HTTP", "ObjectModel", "SkiffABI", "SystemKit"]),
     .executableTarget(name: "skiff", dependencies: [
-      "Kernel", "APIServer", "Scheduling", "Store", "ObjectModel", "NodeAgent", "SystemKit",
+      "Kernel", "APIServer", "HTTP", "Scheduling", "Store", "ObjectModel", "NodeAgent", "SystemKit",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     // The revisioned key-value store behind the API (etcd's shape, SQLite underneath).

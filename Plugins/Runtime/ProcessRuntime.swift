@@ -395,8 +395,10 @@ final class ProcessRuntime: @unchecked Sendable {
   func exec(in id: String, _ json: Data, done: skiff_done) {
     let record: ContainerRecord
     let command: [String]
+    let timeout: Double?
     do throws(RuntimeFailure) {
       let request = try RuntimeJSON.decode(ExecRequest.self, from: json, what: "exec request")
+      timeout = request.timeout.flatMap { $0 > 0 ? $0 : nil }
       // Streaming exec (a terminal, or stdin) needs a connection to the client; it arrives with
       // the node agent. Until then exec runs commands to completion.
       guard request.tty != true, request.stdin != true else {
@@ -419,11 +421,11 @@ final class ProcessRuntime: @unchecked Sendable {
       return fail(done, error)
     }
     startThread(name: "skiff-exec-\(id)") { [self] in
-      report(done) { () throws(RuntimeFailure) in try runToCompletion(command, in: record) }
+      report(done) { () throws(RuntimeFailure) in try runToCompletion(command, in: record, timeout: timeout) }
     }
   }
 
-  private func runToCompletion(_ command: [String], in record: ContainerRecord) throws(RuntimeFailure)
+  private func runToCompletion(_ command: [String], in record: ContainerRecord, timeout: Double?) throws(RuntimeFailure)
     -> [String: Any] {
     let environment = Self.environment(record.envs)
     let searchPath = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
@@ -449,24 +451,42 @@ final class ProcessRuntime: @unchecked Sendable {
     } catch {
       throw RuntimeFailure(SKIFF_ERROR, "ExecError", "\(error)")
     }
-    let (stdout, stderr) = Self.collect(outPipe[0], errPipe[0])
+    // The command leads its own session (the launcher's setsid): a timeout kills all it started.
+    let (stdout, stderr, timedOut) = Self.collect(outPipe[0], errPipe[0], deadline: timeout.map { monotonicSeconds() + $0 }) {
+      kill(-pid, SIGKILL)
+    }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    if timedOut, let timeout {
+      throw RuntimeFailure(SKIFF_ERROR, "DeadlineExceeded", "command \(command) timed out after \(timeout)s")
+    }
     let signal = status & 0x7f
     return ["exitCode": signal == 0 ? (status >> 8) & 0xff : 128 + signal,
             "stdout": String(decoding: stdout, as: UTF8.self),
             "stderr": String(decoding: stderr, as: UTF8.self)]
   }
 
-  /// Reads both pipes until both reach EOF.
-  private static func collect(_ out: Int32, _ err: Int32) -> ([UInt8], [UInt8]) {
+  /// Reads both pipes until both reach EOF; at `deadline` (monotonic seconds) calls `expire`, which
+  /// must make them reach it, and reports that it did.
+  private static func collect(_ out: Int32, _ err: Int32, deadline: Double?,
+                              expire: () -> Void) -> ([UInt8], [UInt8], Bool) {
     var outputs: [[UInt8]] = [[], []]
     var open = [true, true]
+    var expired = false
     var chunk = [UInt8](repeating: 0, count: 64 * 1024)
     while open[0] || open[1] {
       var fds = [pollfd(fd: open[0] ? out : -1, events: Int16(POLLIN), revents: 0),
                  pollfd(fd: open[1] ? err : -1, events: Int16(POLLIN), revents: 0)]
-      if poll(&fds, 2, -1) < 0 {
+      var wait: Int32 = -1
+      if let deadline, !expired {
+        wait = Int32(max(0, ((deadline - monotonicSeconds()) * 1000).rounded(.up)))
+        if wait == 0 {
+          expire()
+          expired = true
+          wait = -1
+        }
+      }
+      if poll(&fds, 2, wait) < 0 {
         if errno == EINTR { continue }
         break
       }
@@ -481,7 +501,7 @@ final class ProcessRuntime: @unchecked Sendable {
         outputs[i] += chunk[0..<min(count, room)]
       }
     }
-    return (outputs[0], outputs[1])
+    return (outputs[0], outputs[1], expired)
   }
 
   /// The container's environment: its config's variables over a default PATH, as an image would

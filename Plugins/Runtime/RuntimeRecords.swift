@@ -74,6 +74,9 @@ struct ExecRequest: Decodable {
   var cmd: [String]
   var tty: Bool?
   var stdin: Bool?
+  /// Seconds after which the command is killed and the exec fails (CRI ExecSync's timeout); 0 or
+  /// none: no limit.
+  var timeout: Double?
 }
 
 // MARK: Records

@@ -157,7 +157,7 @@ public final class BlockingHTTPConnection: @unchecked Sendable {
     }
   }
 
-  static func find(_ pattern: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
+  public static func find(_ pattern: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
     guard bytes.count >= pattern.count else { return nil }
     var index = start
     while index <= bytes.count - pattern.count {

@@ -33,6 +33,8 @@ enum ContainerConfig {
     }
     var config: JSON = [
       "metadata": ["name": .string(name), "attempt": .int(Int64(attempt))],
+      // Runtimes that run images need it; the process runtime ignores it.
+      "image": ["image": container["image"] ?? ""],
       "command": expand(container["command"]),
       "args": expand(container["args"]),
       "envs": .array(environment.map { ["key": .string($0.0), "value": .string($0.1)] }),

@@ -109,11 +109,12 @@ final class LogStream: @unchecked Sendable {
     })
   }
 
-  /// Polls the file while `running` says the container runs, then one last read.
+  /// Polls the file while `running` says the container runs, then one last read. The timer holds
+  /// the stream (nothing else does) until `finish` or the client's leaving closes it.
   func follow(running: @escaping () -> Bool) {
     var reading = false
-    timer = loop.scheduleTimer(after: 200, repeating: 200) { [weak self] _ in
-      guard let self, !reading else { return }
+    timer = loop.scheduleTimer(after: 200, repeating: 200) { [self] _ in
+      guard !reading else { return }
       reading = true
       let stillRunning = running()
       readMore(initial: false) {

@@ -12,7 +12,10 @@ public final class NodeAgent: @unchecked Sendable {
   public let settings: AgentSettings
   let kernel: Kernel
   let address: APIAddress
+  /// The profile's runtime, for pods that name no RuntimeClass.
   let runtime: RuntimeCalls
+  /// Every runtime the profile's plugins register, by the handler name a RuntimeClass gives.
+  let runtimes: [String: RuntimeCalls]
   private(set) var facts: NodeFacts!
   /// The port the kubelet endpoints are served on, once started.
   public private(set) var port = 0
@@ -24,6 +27,8 @@ public final class NodeAgent: @unchecked Sendable {
   let wake = WakeSignal()
   /// What the log endpoint needs to know of each container, published by the sync thread.
   let logIndex = Mutex<[String: ContainerLogs.Entry]>([:])
+  /// Why a probe stopped a container, by container id, for its terminated state.
+  let probeKills = Mutex<[String: String]>([:])
 
   // The sync thread's own state.
   var pods: [String: PodState] = [:]
@@ -32,6 +37,7 @@ public final class NodeAgent: @unchecked Sendable {
   var nodeRegistered = false
   var leaseDue = 0.0
   lazy var api = APIClient(address, timeoutSeconds: 5)
+  lazy var journal = PodJournal(dataDir: settings.dataDir)
   let leaseSeconds = 10.0
 
   public init(settings: AgentSettings, kernel: Kernel, server: APIAddress) throws(AgentSettingsError) {
@@ -43,7 +49,9 @@ public final class NodeAgent: @unchecked Sendable {
     self.settings = settings
     self.kernel = kernel
     self.address = server
-    self.runtime = RuntimeCalls(loop: kernel.loop, runtime: runtime)
+    runtimes = Dictionary(kernel.extensions.runtimes.map { ($0.name, RuntimeCalls(loop: kernel.loop, runtime: $0)) },
+                          uniquingKeysWith: { first, _ in first })
+    self.runtime = runtimes[runtime.name]!
   }
 
   /// Serves the kubelet endpoints and starts the agent's threads. Loop only.
@@ -69,6 +77,21 @@ public final class NodeAgent: @unchecked Sendable {
 
   func warn(_ message: String) {
     kernel.log.write(.warn, "agent", message)
+  }
+
+  /// The runtime a pod asks for: its RuntimeClass's handler, or the profile's runtime.
+  func runtime(for pod: JSON) throws -> RuntimeCalls {
+    guard let className = pod[path: ["spec", "runtimeClassName"]]?.stringValue, !className.isEmpty else { return runtime }
+    let answer = try api.get("/apis/node.k8s.io/v1/runtimeclasses/\(className)")
+    guard answer.status == 200 else {
+      throw ConnectionError("RuntimeClass \"\(className)\": \(answer.status == 404 ? "not found" : answer.message)")
+    }
+    let handler = answer.body["handler"]?.stringValue ?? ""
+    guard let chosen = runtimes[handler] else {
+      throw ConnectionError("RuntimeClass \"\(className)\" names handler \"\(handler)\", which no runtime plugin of this node registers "
+        + "(registered: \(runtimes.keys.sorted().joined(separator: ", ")))")
+    }
+    return chosen
   }
 
   // MARK: Registration and heartbeat (sync thread)

@@ -17,6 +17,8 @@ final class ContainerState {
   var backoff: Double?
   /// Set while a restart waits out its back-off.
   var crashLoopUntil: Double?
+  /// The probes of the running instance, if its spec has any.
+  var probes: ContainerProbes?
 
   init(name: String, current: JSON, previous: JSON? = nil, restartCount: Int) {
     self.name = name
@@ -30,6 +32,10 @@ final class ContainerState {
   var isRunning: Bool { state == "CONTAINER_RUNNING" }
   var hasExited: Bool { state == "CONTAINER_EXITED" }
   var exitCode: Int64 { current["exitCode"]?.intValue ?? -1 }
+  /// Running, and past its startup probe.
+  var isStarted: Bool { isRunning && (probes?.isStarted ?? true) }
+  /// Running, and its probes say it serves.
+  var isReady: Bool { isRunning && (probes?.isReady ?? true) }
 }
 
 /// A pod this node runs.
@@ -37,13 +43,19 @@ final class PodState {
   /// The latest object from the API server; nil for a pod re-adopted before the list came.
   var pod: JSON?
   let uid: String
+  /// The runtime its sandbox is in, once it has one.
+  var runtime: RuntimeCalls?
   var sandboxID: String?
+  /// Why the last try to create the sandbox failed.
+  var sandboxError: String?
   var containers: [String: ContainerState] = [:]
   /// Why a container could not be created, by name (CreateContainerConfigError).
   var configErrors: [String: String] = [:]
   var startTime: String?
   var conditions: [String: (status: String, time: String)] = [:]
   var lastSent: JSON?
+  /// The record last written to the journal.
+  var journaled: JSON?
   /// Terminating: a termination thread owns the containers now.
   var terminating = false
   /// Succeeded or Failed: nothing is restarted any more.
@@ -58,6 +70,7 @@ final class PodState {
 extension NodeAgent {
   func syncLoop() {
     adoptRunningContainers()
+    resumeJournaledPods()
     while true {
       applyEvents()
       if !nodeRegistered { registerNode() }
@@ -80,15 +93,18 @@ extension NodeAgent {
     }
   }
 
-  /// Every container the runtime has, by id (nil when the runtime could not answer).
+  /// Every container of the runtimes the pods use, by id (nil when one could not answer).
   private func observeRuntime() -> [String: JSON]? {
-    guard !pods.isEmpty else { return [:] }
-    do {
-      return Dictionary(try runtime.allContainers().map { ($0["id"]?.stringValue ?? "", $0) }, uniquingKeysWith: { $1 })
-    } catch {
-      warn("listing the runtime's containers: \(error)")
-      return nil
+    var observed: [String: JSON] = [:]
+    for runtime in Set(pods.values.compactMap { $0.runtime?.name }).compactMap({ runtimes[$0] }) {
+      do {
+        for container in try runtime.allContainers() { observed[container["id"]?.stringValue ?? ""] = container }
+      } catch {
+        warn("listing the \(runtime.name) runtime's containers: \(error)")
+        return nil
+      }
     }
+    return observed
   }
 
   // MARK: Re-adoption
@@ -96,17 +112,20 @@ extension NodeAgent {
   /// Takes over the containers an earlier agent started (matched to pods by their labels), so a
   /// restarted agent neither starts duplicates nor loses restart counts.
   private func adoptRunningContainers() {
-    let containers: [JSON]
-    do {
-      containers = try runtime.allContainers()
-    } catch {
-      return warn("cannot list the runtime's containers to re-adopt them: \(error)")
+    var containers: [(RuntimeCalls, JSON)] = []
+    for runtime in runtimes.values {
+      do {
+        containers += try runtime.allContainers().map { (runtime, $0) }
+      } catch {
+        warn("cannot list the \(runtime.name) runtime's containers to re-adopt them: \(error)")
+      }
     }
-    for container in containers {
+    for (runtime, container) in containers {
       guard let uid = container[path: ["labels", ContainerConfig.podUIDLabel]]?.stringValue,
             let name = container[path: ["labels", ContainerConfig.containerLabel]]?.stringValue else { continue }
       let state = pods[uid] ?? PodState(uid: uid, pod: nil)
       pods[uid] = state
+      state.runtime = runtime
       state.sandboxID = container["podSandboxId"]?.stringValue
       let attempt = Int(container[path: ["metadata", "attempt"]]?.intValue ?? 0)
       if let known = state.containers[name] {
@@ -123,6 +142,18 @@ extension NodeAgent {
       }
     }
     if !pods.isEmpty { kernel.log.write(.info, "agent", "re-adopted \(containers.count) containers of \(pods.count) pods") }
+  }
+
+  /// Takes up the pods the journal kept, so that their restart policies apply before (or
+  /// without) a list from the API server; the list, once it comes, says which still exist.
+  private func resumeJournaledPods() {
+    for (pod, backoff, startTime, record) in journal.load() {
+      podChanged(pod)
+      guard let state = pods[pod.uid] else { continue }
+      state.journaled = record
+      state.startTime = startTime
+      for (name, seconds) in backoff { state.containers[name]?.backoff = seconds }
+    }
   }
 
   // MARK: Events
@@ -159,6 +190,7 @@ extension NodeAgent {
   /// of it goes now.
   private func podDeleted(_ uid: String) {
     guard let state = pods.removeValue(forKey: uid) else { return }
+    journal.remove(uid)
     if !state.terminating { terminate(state, deleteFromAPI: false) }
   }
 
@@ -171,13 +203,16 @@ extension NodeAgent {
       for container in state.containers.values {
         // A container the runtime no longer has ended while nobody watched.
         container.current = observed[container.id] ?? Self.vanished(container.current)
+        if container.hasExited, let why = probeKills.withLock({ $0[container.id] }) { container.current["message"] = .string(why) }
       }
+      superviseProbes(state, pod)
     }
     var nextWake: Double?
     if !state.finished {
       nextWake = advance(state, pod)
     }
     if state.startTime == nil { state.startTime = Clock.rfc3339(Clock.now()) }
+    journal.save(state)
     let status = PodStatusReport.make(state, pod, agent: self)
     if status["phase"]?.stringValue == "Succeeded" || status["phase"]?.stringValue == "Failed" { state.finished = true }
     if status != state.lastSent {
@@ -207,13 +242,18 @@ extension NodeAgent {
   private func advance(_ state: PodState, _ pod: JSON) -> Double? {
     if state.sandboxID == nil {
       do {
+        let runtime = try runtime(for: pod)
+        state.runtime = runtime
         state.sandboxID = try runtime.createSandbox([
           "metadata": ["name": .string(pod.name), "namespace": .string(pod.namespace), "uid": .string(pod.uid), "attempt": 0],
           "labels": [ContainerConfig.podUIDLabel: .string(pod.uid), ContainerConfig.podNameLabel: .string(pod.name),
                      ContainerConfig.podNamespaceLabel: .string(pod.namespace)],
         ])
       } catch {
-        warn("creating the sandbox of pod \(pod.namespace)/\(pod.name): \(error)")
+        // Said once, not at every retry.
+        let message = "creating the sandbox of pod \(pod.namespace)/\(pod.name): \(error)"
+        if message != state.sandboxError { warn(message) }
+        state.sandboxError = message
         return Clock.now() + 1
       }
     }
@@ -257,6 +297,7 @@ extension NodeAgent {
       state.configErrors[name] = "\(error)"
       return Clock.now() + 1
     }
+    guard let runtime = state.runtime else { return Clock.now() + 1 }
     do {
       let id = try runtime.createContainer(in: state.sandboxID!, config)
       // The start's own failure (no such command) leaves an exited container with StartError.
@@ -264,7 +305,10 @@ extension NodeAgent {
       let observed = (try? runtime.status(id)) ?? ["id": .string(id), "state": "CONTAINER_CREATED"]
       if let existing {
         // Only the instance before keeps its log (for --previous); older ones go.
-        if let older = existing.previous?["id"]?.stringValue { try? runtime.remove(older) }
+        if let older = existing.previous?["id"]?.stringValue {
+          try? runtime.remove(older)
+          _ = probeKills.withLock { $0.removeValue(forKey: older) }
+        }
         existing.previous = existing.current
         existing.current = observed
         existing.restartCount = attempt

@@ -29,7 +29,7 @@ enum PodStatusReport {
 
     let unready = specs.compactMap { spec -> String? in
       let name = spec["name"]?.stringValue ?? ""
-      return state.containers[name]?.isRunning == true ? nil : name
+      return state.containers[name]?.isReady == true ? nil : name
     }
     let incomplete = initSpecs.compactMap { spec -> String? in
       let name = spec["name"]?.stringValue ?? ""
@@ -58,6 +58,7 @@ enum PodStatusReport {
     ]
     conditions = conditions.sorted { order($0) < order($1) }
     let facts = agent.facts!
+    let runtime = (state.runtime ?? agent.runtime).name
     var status: JSON = [
       "phase": .string(phase), "conditions": .array(conditions),
       "hostIP": .string(facts.internalIP), "hostIPs": [["ip": .string(facts.internalIP)]],
@@ -65,10 +66,10 @@ enum PodStatusReport {
       "podIP": .string(facts.internalIP), "podIPs": [["ip": .string(facts.internalIP)]],
       "startTime": .string(state.startTime ?? Clock.rfc3339(Clock.now())),
       "qosClass": .string(ContainerConfig.qosClass(pod)),
-      "containerStatuses": .array(specs.map { containerStatus($0, state, runtime: agent.runtime.name, isInit: false) }),
+      "containerStatuses": .array(specs.map { containerStatus($0, state, runtime: runtime, isInit: false) }),
     ]
     if !initSpecs.isEmpty {
-      status["initContainerStatuses"] = .array(initSpecs.map { containerStatus($0, state, runtime: agent.runtime.name, isInit: true) })
+      status["initContainerStatuses"] = .array(initSpecs.map { containerStatus($0, state, runtime: runtime, isInit: true) })
     }
     return status
   }
@@ -100,34 +101,34 @@ enum PodStatusReport {
     switch container.state {
     case "CONTAINER_RUNNING":
       status["state"] = ["running": ["startedAt": time(container.current["startedAt"])]]
-      status["ready"] = .bool(!isInit)
-      status["started"] = .bool(!isInit)
-      lastState = container.previous.map(terminated)
+      status["ready"] = .bool(!isInit && container.isReady)
+      status["started"] = .bool(!isInit && container.isStarted)
+      lastState = container.previous.map { terminated($0, runtime: runtime) }
     case "CONTAINER_EXITED":
       if let until = container.crashLoopUntil, Clock.now() < until {
         let delay = Int((container.backoff ?? 0).rounded(.up))
         status["state"] = ["waiting": ["reason": "CrashLoopBackOff",
           "message": .string("back-off \(delay)s restarting failed container=\(name) pod=\(state.pod?.name ?? "")_\(state.pod?.namespace ?? "")(\(state.uid))")]]
-        lastState = terminated(container.current)
+        lastState = terminated(container.current, runtime: runtime)
       } else {
-        status["state"] = terminated(container.current)
-        lastState = container.previous.map(terminated)
+        status["state"] = terminated(container.current, runtime: runtime)
+        lastState = container.previous.map { terminated($0, runtime: runtime) }
       }
     default:
       status["state"] = ["waiting": ["reason": "ContainerCreating"]]
-      lastState = container.previous.map(terminated)
+      lastState = container.previous.map { terminated($0, runtime: runtime) }
     }
     status["lastState"] = lastState ?? [:]
     return status
   }
 
   /// A runtime ContainerStatus as the `terminated` state Kubernetes reports.
-  private static func terminated(_ observed: JSON) -> JSON {
+  private static func terminated(_ observed: JSON, runtime: String) -> JSON {
     var terminated: JSON = [
       "exitCode": .int(observed["exitCode"]?.intValue ?? -1),
       "reason": .string(observed["reason"]?.stringValue ?? "Unknown"),
       "startedAt": time(observed["startedAt"]), "finishedAt": time(observed["finishedAt"]),
-      "containerID": .string("process://\(observed["id"]?.stringValue ?? "")"),
+      "containerID": .string("\(runtime)://\(observed["id"]?.stringValue ?? "")"),
     ]
     if let message = observed["message"]?.stringValue, !message.isEmpty { terminated["message"] = .string(message) }
     return ["terminated": terminated]

@@ -105,8 +105,11 @@ final class RuntimeCalls: @unchecked Sendable {
     try call { vtable, done in vtable.container_status(vtable.`self`, nil, done) }["containers"]?.arrayValue ?? []
   }
 
-  func exec(_ id: String, command: [String]) throws(RuntimeError) -> JSON {
-    let bytes = JSON.object(["cmd": .array(command.map { .string($0) })]).serialized()
+  /// Runs `command` to completion; a runtime that honours `timeout` kills it after so many seconds.
+  func exec(_ id: String, command: [String], timeout: Double? = nil) throws(RuntimeError) -> JSON {
+    var request: JSON = ["cmd": .array(command.map { .string($0) })]
+    if let timeout { request["timeout"] = .double(timeout) }
+    let bytes = request.serialized()
     return try call { vtable, done in
       bytes.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { vtable.exec(vtable.`self`, id, $0.baseAddress, $0.count, done) } }
     }

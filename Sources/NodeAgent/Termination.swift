@@ -13,6 +13,7 @@ extension NodeAgent {
   /// goes once they are stopped (it is Terminating); without, it is already gone.
   func terminate(_ state: PodState, deleteFromAPI: Bool) {
     state.terminating = true
+    for container in state.containers.values { container.probes?.stop() }
     let pod = state.pod
     let grace = pod.map { pod in
       pod[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue
@@ -20,6 +21,7 @@ extension NodeAgent {
     } ?? 0
     let running = state.containers.values.filter { !$0.hasExited }.map { ($0.name, $0.id) }
     let sandbox = state.sandboxID
+    let runtime = state.runtime ?? self.runtime
     let finished = state.finished
     startThread { [self] in
       let deadline = monotonicSeconds() + Double(deleteFromAPI ? grace : 0)
@@ -27,10 +29,10 @@ extension NodeAgent {
         for (name, id) in running {
           guard let spec = pod[path: ["spec", "containers"]]?.arrayValue?.first(where: { $0["name"]?.stringValue == name }),
                 let hook = spec[path: ["lifecycle", "preStop"]] else { continue }
-          runHook(hook, containerID: id, deadline: deadline)
+          runHook(hook, containerID: id, runtime: runtime, deadline: deadline)
         }
       }
-      stopAll(running.map(\.1), deadline: deadline)
+      stopAll(running.map(\.1), runtime: runtime, deadline: deadline)
       if let sandbox {
         do { try runtime.removeSandbox(sandbox) } catch { warn("removing sandbox \(sandbox): \(error)") }
       }
@@ -39,7 +41,7 @@ extension NodeAgent {
   }
 
   /// exec through the runtime, or an HTTP GET to the pod (the host: process containers share it).
-  private func runHook(_ hook: JSON, containerID: String, deadline: Double) {
+  private func runHook(_ hook: JSON, containerID: String, runtime: RuntimeCalls, deadline: Double) {
     if let command = hook[path: ["exec", "command"]]?.arrayValue {
       _ = try? runtime.exec(containerID, command: command.compactMap(\.stringValue))
     } else if let get = hook["httpGet"] {
@@ -54,7 +56,7 @@ extension NodeAgent {
   }
 
   /// Stops every container at once, each with what is left of the grace period.
-  private func stopAll(_ ids: [String], deadline: Double) {
+  private func stopAll(_ ids: [String], runtime: RuntimeCalls, deadline: Double) {
     let remaining = Mutex(ids.count)
     let allStopped = WakeSignal()
     if ids.isEmpty { return }

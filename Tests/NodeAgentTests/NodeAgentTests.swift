@@ -22,20 +22,31 @@ final class NodeAgentTests: XCTestCase {
       agent.waitUntilExit()
     }
     server?.stop()
-    // Containers outlive their agent by design: whatever this test started goes with its cgroups.
-    for mount in Cgroups.mounts.values {
-      let parent = "\(mount)/\(cgroupParent)"
-      for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
-        Cgroups.destroy("\(parent)/\(child)")
-      }
-      Cgroups.destroy(parent)
-    }
+    // Containers outlive their agent by design: whatever this test started goes with its cgroups
+    // (and oci containers with runc and their mounts).
+    Leftovers.removeContainers(runcRoot: "\(dir.path)/runtime/oci/runc", mountsUnder: dir.path)
+    Cgroups.destroyParent(cgroupParent)
     try? FileManager.default.removeItem(at: dir)
   }
 
   // MARK: Helpers
 
   var runtimeConfig: String { "{stateDir: \"\(dir.path)/runtime\", cgroupParent: \(cgroupParent)}" }
+
+  /// A profile file for a `skiff` command that loads the runtime as the server does.
+  func runtimeProfile(_ name: String, tail: String = "") throws -> URL {
+    let profile = dir.appendingPathComponent("\(name)-profile.yaml")
+    try """
+      apiVersion: skiff.dev/v1alpha1
+      kind: Profile
+      name: \(name)
+      plugins:
+        - name: runtime
+          config: \(runtimeConfig)
+
+      """.appending(tail).write(to: profile, atomically: true, encoding: .utf8)
+    return profile
+  }
 
   /// A server that is also a node ("agent-node"), with a short restart back-off.
   func startServerWithAgent(backoff: Double = 0.2) throws {
@@ -109,12 +120,19 @@ final class NodeAgentTests: XCTestCase {
     try apply("""
       apiVersion: v1
       kind: Pod
-      metadata: {name: app, labels: {tier: web}}
+      metadata:
+        name: app
+        labels: {tier: web}
+        # Without it kubectl says on stderr which container it chose (the output holds both).
+        annotations: {kubectl.kubernetes.io/default-container: main}
       spec:
         initContainers:
         - name: prepare
           image: none
           command: [sh, -c, "echo prepared > \(work)/init-ran"]
+          # Init containers count for the QoS class too: Guaranteed needs limits on every one.
+          resources:
+            limits: {cpu: 100m, memory: 16Mi}
         containers:
         - name: main
           image: none
@@ -168,6 +186,8 @@ final class NodeAgentTests: XCTestCase {
     follower.standardOutput = output
     try follower.run()
     defer { if follower.isRunning { follower.terminate(); follower.waitUntilExit() } }
+    // A stream that stops delivering must fail the test, not hang it: ending kubectl ends the reads.
+    DispatchQueue.global().asyncAfter(deadline: .now() + 20) { if follower.isRunning { follower.terminate() } }
     var followed = ""
     let reader = output.fileHandleForReading
     while !followed.contains("line3") {
@@ -364,21 +384,220 @@ final class NodeAgentTests: XCTestCase {
     XCTAssertEqual(try HTTPClient.send("GET", "\(server.url)/api/v1/namespaces/default/pods/unbound").status, 404)
   }
 
+  // MARK: Probes
+
+  func conditionStatus(_ pod: [String: Any], _ type: String) -> String? {
+    (status(pod)["conditions"] as? [[String: Any]] ?? []).first { $0["type"] as? String == type }?["status"] as? String
+  }
+
+  func testStartupProbeHoldsReadinessBackAndReadinessGatesTheReadyCondition() throws {
+    try startServerWithAgent()
+    let started = dir.appendingPathComponent("started").path
+    let ready = dir.appendingPathComponent("ready").path
+    FileManager.default.createFile(atPath: ready, contents: Data())
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: gated}
+      spec:
+        containers:
+        - name: main
+          image: none
+          command: [sh, -c, "while :; do sleep 0.1; done"]
+          startupProbe: {exec: {command: [test, -f, \(started)]}, periodSeconds: 1, failureThreshold: 1000}
+          readinessProbe: {exec: {command: [test, -f, \(ready)]}, periodSeconds: 1, failureThreshold: 1}
+      """)
+    try waitForPod("gated", "Running") { self.phase($0) == "Running" }
+    // The readiness file is there, but the startup probe has not passed: neither started nor ready.
+    usleep(2_500_000)
+    var held = try pod("gated")
+    XCTAssertEqual(containerStatus(held)["started"] as? Bool, false)
+    XCTAssertEqual(containerStatus(held)["ready"] as? Bool, false)
+    XCTAssertEqual(conditionStatus(held, "Ready"), "False")
+    FileManager.default.createFile(atPath: started, contents: Data())
+    held = try waitForPod("gated", "started and Ready") {
+      self.containerStatus($0)["started"] as? Bool == true && self.conditionStatus($0, "Ready") == "True"
+    }
+    XCTAssertEqual(containerStatus(held)["ready"] as? Bool, true)
+    XCTAssertEqual(conditionStatus(held, "ContainersReady"), "True")
+    // Readiness fails: not Ready, yet not restarted either.
+    try FileManager.default.removeItem(atPath: ready)
+    let unready = try waitForPod("gated", "not Ready once the readiness probe fails") {
+      self.containerStatus($0)["ready"] as? Bool == false && self.conditionStatus($0, "Ready") == "False"
+    }
+    XCTAssertEqual(conditionStatus(unready, "ContainersReady"), "False")
+    XCTAssertEqual(phase(unready), "Running")
+    XCTAssertEqual(containerStatus(unready)["restartCount"] as? Int, 0)
+    XCTAssertEqual(containerStatus(unready)["started"] as? Bool, true)
+    FileManager.default.createFile(atPath: ready, contents: Data())
+    try waitForPod("gated", "Ready again") { self.conditionStatus($0, "Ready") == "True" }
+  }
+
+  func testFailingLivenessProbeRestartsTheContainerWithBackOff() throws {
+    try startServerWithAgent(backoff: 0.2)
+    let alive = dir.appendingPathComponent("alive").path
+    let marker = "liveness-\(UUID())"
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: sickly}
+      spec:
+        terminationGracePeriodSeconds: 5
+        containers:
+        - name: main
+          image: none
+          command: [sh, -c, "echo up; while :; do sleep 0.1; done", \(marker)]
+          livenessProbe: {exec: {command: [test, -f, \(alive)]}, periodSeconds: 1, failureThreshold: 2}
+      """)
+    let restarted = try waitForPod("sickly", seconds: 40, "two restarts by the liveness probe") {
+      (self.containerStatus($0)["restartCount"] as? Int ?? 0) >= 2
+    }
+    let last = (containerStatus(restarted)["lastState"] as? [String: Any])?["terminated"] as? [String: Any]
+    XCTAssertTrue((last?["message"] as? String ?? "").hasPrefix("Liveness probe failed"), "\(last ?? [:])")
+    XCTAssertEqual(last?["exitCode"] as? Int, 143, "stopped with SIGTERM")
+    XCTAssertEqual(try kubectl("logs", "sickly", "--previous"), "up\n")
+    XCTAssertLessThanOrEqual(Processes.withCommandLine(containing: marker).count, 1, "a killed instance still runs")
+    // Alive from now on: the restarts stop.
+    FileManager.default.createFile(atPath: alive, contents: Data())
+    let healthy = try waitForPod("sickly", seconds: 30, "Running after the probe passes") {
+      ((self.containerStatus($0)["state"] as? [String: Any])?["running"]) != nil
+    }
+    let count = containerStatus(healthy)["restartCount"] as? Int ?? 0
+    usleep(3_000_000)
+    XCTAssertEqual(containerStatus(try pod("sickly"))["restartCount"] as? Int, count)
+    XCTAssertEqual(Processes.withCommandLine(containing: marker).count, 1)
+  }
+
+  func testHTTPGetReadinessTCPSocketLivenessAndExecTimeoutProbeRealProcesses() throws {
+    try startServerWithAgent(backoff: 0.2)
+    let port = try freePort()
+    let closedPort = try freePort()
+    let site = dir.appendingPathComponent("site").path
+    try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+    try apply("""
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: web}
+      spec:
+        containers:
+        - name: server
+          image: none
+          command: [python3, -m, http.server, "\(port)", --bind, 127.0.0.1, --directory, \(site)]
+          ports: [{name: http, containerPort: \(port)}]
+          readinessProbe: {httpGet: {path: /healthy, port: http}, periodSeconds: 1, failureThreshold: 1}
+          livenessProbe: {tcpSocket: {port: \(port)}, periodSeconds: 1, initialDelaySeconds: 2}
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: deaf}
+      spec:
+        containers:
+        - name: main
+          image: none
+          command: [sleep, "1000"]
+          livenessProbe: {tcpSocket: {port: \(closedPort)}, periodSeconds: 1, failureThreshold: 1}
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: slow}
+      spec:
+        containers:
+        - name: main
+          image: none
+          command: [sleep, "1000"]
+          livenessProbe: {exec: {command: [sleep, "5"]}, timeoutSeconds: 1, periodSeconds: 1, failureThreshold: 1}
+      """)
+    try waitForPod("web", "Running") { self.phase($0) == "Running" }
+    // 404 until the page exists.
+    usleep(2_000_000)
+    XCTAssertEqual(containerStatus(try pod("web"))["ready"] as? Bool, false)
+    FileManager.default.createFile(atPath: "\(site)/healthy", contents: Data("ok".utf8))
+    try waitForPod("web", "Ready once /healthy answers 200") { self.conditionStatus($0, "Ready") == "True" }
+    try FileManager.default.removeItem(atPath: "\(site)/healthy")
+    let unready = try waitForPod("web", "not Ready once /healthy answers 404") { self.conditionStatus($0, "Ready") == "False" }
+    // The port stays open: the TCP liveness probe never restarted it.
+    XCTAssertEqual(containerStatus(unready)["restartCount"] as? Int, 0)
+    let deaf = try waitForPod("deaf", "a restart by the failed TCP probe") { (self.containerStatus($0)["restartCount"] as? Int ?? 0) >= 1 }
+    let last = (containerStatus(deaf)["lastState"] as? [String: Any])?["terminated"] as? [String: Any]
+    XCTAssertTrue((last?["message"] as? String ?? "").hasPrefix("Liveness probe failed: dial tcp"), "\(last ?? [:])")
+    // An exec probe that outlasts timeoutSeconds failed.
+    let slow = try waitForPod("slow", "a restart by the timed-out exec probe") { (self.containerStatus($0)["restartCount"] as? Int ?? 0) >= 1 }
+    let slowLast = (containerStatus(slow)["lastState"] as? [String: Any])?["terminated"] as? [String: Any]
+    XCTAssertTrue((slowLast?["message"] as? String ?? "").contains("timed out"), "\(slowLast ?? [:])")
+  }
+
+  // MARK: RuntimeClass
+
+  func testRuntimeClassHandlerPicksTheOCIRuntimeForABusyboxImage() throws {
+    let image = try TestImages.build(in: dir.appendingPathComponent("image"))
+    // The image goes into the store the server's oci runtime reads (its stateDir) before it starts.
+    let profile = try runtimeProfile("import")
+    let imported = try Fixtures.run(["\(Fixtures.buildDirectory)/skiff", "image", "import", image.dockerArchive,
+                                     "--profile", profile.path, "--data-dir", dir.appendingPathComponent("import").path])
+    XCTAssertEqual(imported.status, 0, imported.output)
+    try startServerWithAgent()
+    try apply("""
+      apiVersion: node.k8s.io/v1
+      kind: RuntimeClass
+      metadata: {name: sandboxed}
+      handler: oci
+      ---
+      apiVersion: node.k8s.io/v1
+      kind: RuntimeClass
+      metadata: {name: elsewhere}
+      handler: kata
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: boxed}
+      spec:
+        runtimeClassName: sandboxed
+        terminationGracePeriodSeconds: 1
+        containers:
+        - {name: main, image: \(TestImages.Built.dockerTag), command: [sh, -c, "echo pid=$$$$; cat /etc/hostname; sleep 1000"]}
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: plain}
+      spec:
+        containers:
+        - {name: main, image: none, command: [sh, -c, "echo pid=$$$$; sleep 1000"]}
+      ---
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: unhandled}
+      spec:
+        runtimeClassName: elsewhere
+        containers:
+        - {name: main, image: none, command: [sleep, "1000"]}
+      """)
+    let boxed = try waitForPod("boxed", seconds: 60, "Running through oci") { self.phase($0) == "Running" }
+    XCTAssertTrue((containerStatus(boxed)["containerID"] as? String ?? "").hasPrefix("oci://"), "\(containerStatus(boxed))")
+    let plain = try waitForPod("plain", "Running through process") { self.phase($0) == "Running" }
+    XCTAssertTrue((containerStatus(plain)["containerID"] as? String ?? "").hasPrefix("process://"), "\(containerStatus(plain))")
+    // Its own pid namespace and hostname: the image's shell is the container's first process
+    // (`$$$$` is the shell's `$$` once the agent has expanded the command as Kubernetes does).
+    var logs = ""
+    for _ in 0..<100 where !logs.hasSuffix("boxed\n") {
+      logs = try kubectl("logs", "boxed")
+      usleep(50_000)
+    }
+    XCTAssertEqual(logs, "pid=1\nboxed\n")
+    XCTAssertNotEqual(try kubectl("logs", "plain"), "pid=1\n")
+    // A handler no runtime plugin registers: the pod waits, nothing of it runs.
+    let unhandled = try pod("unhandled")
+    XCTAssertEqual(phase(unhandled), "Pending")
+    XCTAssertNil(containerStatus(unhandled)["containerID"])
+    _ = try kubectl("delete", "pod", "boxed", "--timeout=30s")
+    let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
+    XCTAssertFalse(mounts.contains(dir.path), "the oci container's root filesystem is still mounted")
+  }
+
   // MARK: `skiff agent` as its own process
 
   /// Starts `skiff agent` for node "remote-node" against the server, and waits for its ready line.
   func startAgent(server url: String) throws -> Process {
-    let profile = dir.appendingPathComponent("agent-profile.yaml")
-    try """
-      apiVersion: skiff.dev/v1alpha1
-      kind: Profile
-      name: agent
-      plugins:
-        - name: runtime
-          config: \(runtimeConfig)
-      agent:
-        restartBackoffSeconds: 0.2
-      """.write(to: profile, atomically: true, encoding: .utf8)
+    let profile = try runtimeProfile("agent", tail: "agent:\n  restartBackoffSeconds: 0.2\n")
     let agent = Process()
     agent.executableURL = URL(fileURLWithPath: Fixtures.buildDirectory + "/skiff")
     agent.arguments = ["agent", "--server", url, "--profile", profile.path, "--data-dir", dir.appendingPathComponent("agent").path,
@@ -411,11 +630,13 @@ final class NodeAgentTests: XCTestCase {
     return Int(UInt16(bigEndian: address.sin_port))
   }
 
-  func testKilledAgentReadoptsItsContainersAndPodsSurviveTheAPIServerGoing() throws {
+  /// A server on a fixed port (so that it can come back on it) and `skiff agent` running pod
+  /// "steady": container "main" (its command line holds `marker`) runs, "flaky" fails every 0.3 s.
+  /// Returns once flaky restarted and main runs and is ready.
+  func startAgentWithSteadyPod(marker: String) throws -> Process {
     let port = try freePort()
     server = try SkiffServer(dataDir: dir.appendingPathComponent("data"), arguments: ["--listen", "127.0.0.1:\(port)"])
-    let marker = "adopted-\(UUID())"
-    var agent = try startAgent(server: server.url)
+    let agent = try startAgent(server: server.url)
     try apply("""
       apiVersion: v1
       kind: Pod
@@ -426,11 +647,19 @@ final class NodeAgentTests: XCTestCase {
         - {name: main, image: none, command: [sh, -c, "echo up; while :; do sleep 0.1; done", \(marker)]}
         - {name: flaky, image: none, command: [sh, -c, "echo flake; sleep 0.3; exit 1"]}
       """)
-    try waitForPod("steady", "Running") { self.phase($0) == "Running" && self.containerStatus($0)["ready"] as? Bool == true }
+    try waitForPod("steady", "Running with a restart of the flaky container") {
+      self.phase($0) == "Running" && self.containerStatus($0)["ready"] as? Bool == true && self.flakyRestarts($0) >= 1
+    }
+    return agent
+  }
+
+  func flakyRestarts(_ pod: [String: Any]) -> Int { containerStatus(pod, "containerStatuses", 1)["restartCount"] as? Int ?? 0 }
+
+  func testKilledAgentReadoptsItsContainersAndPodsSurviveTheAPIServerGoing() throws {
+    let marker = "adopted-\(UUID())"
+    var agent = try startAgentWithSteadyPod(marker: marker)
     let pids = Processes.withCommandLine(containing: marker)
     XCTAssertEqual(pids.count, 1)
-    let flakyRestarts = { (pod: [String: Any]) in self.containerStatus(pod, "containerStatuses", 1)["restartCount"] as? Int ?? 0 }
-    try waitForPod("steady", "a restart of the flaky container") { flakyRestarts($0) >= 1 }
 
     // kill -9 and a fresh agent: the same process, no second copy, the restart count kept.
     kill(agent.processIdentifier, SIGKILL)
@@ -438,7 +667,7 @@ final class NodeAgentTests: XCTestCase {
     XCTAssertEqual(Processes.withCommandLine(containing: marker), pids)
     let before = flakyRestarts(try pod("steady"))
     agent = try startAgent(server: server.url)
-    let after = try waitForPod("steady", "the restarted agent's status") { flakyRestarts($0) > before }
+    let after = try waitForPod("steady", "the restarted agent's status") { self.flakyRestarts($0) > before }
     XCTAssertEqual(containerStatus(after)["restartCount"] as? Int, 0)
     XCTAssertEqual(phase(after), "Running")
     XCTAssertEqual(Processes.withCommandLine(containing: marker), pids, "the re-adopted container was started again")
@@ -454,8 +683,33 @@ final class NodeAgentTests: XCTestCase {
     let countAway = try waitForRestartWhileAway()
     XCTAssertGreaterThan(countAway, 0)
     try server.start()
-    let back = try waitForPod("steady", "a status sent after the API server returned") { flakyRestarts($0) > before + 1 }
+    let back = try waitForPod("steady", "a status sent after the API server returned") { self.flakyRestarts($0) > before + 1 }
     XCTAssertEqual(phase(back), "Running")
+  }
+
+  func testAgentRestartedWhileTheAPIServerIsAwayAppliesRestartPoliciesFromItsJournal() throws {
+    let marker = "journaled-\(UUID())"
+    var agent = try startAgentWithSteadyPod(marker: marker)
+    let pids = Processes.withCommandLine(containing: marker)
+    XCTAssertEqual(pids.count, 1)
+    let journal = dir.appendingPathComponent("agent/pods").path
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: journal).count, 1)
+
+    // The API server goes, then the agent dies: the new agent learns the pod from its journal alone.
+    let before = flakyRestarts(try pod("steady"))
+    XCTAssertEqual(server.stop(), 0)
+    kill(agent.processIdentifier, SIGKILL)
+    agent.waitUntilExit()
+    agent = try startAgent(server: server.url)
+    XCTAssertGreaterThan(try waitForRestartWhileAway(), 0)
+    XCTAssertEqual(Processes.withCommandLine(containing: marker), pids, "the re-adopted container was started again")
+    try server.start()
+    let back = try waitForPod("steady", "the restarts made while the API server was away") { self.flakyRestarts($0) > before + 1 }
+    XCTAssertEqual(containerStatus(back)["restartCount"] as? Int, 0)
+    // Deleted through the API server: the journal forgets it.
+    _ = try kubectl("delete", "pod", "steady", "--grace-period=1", "--timeout=30s")
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: journal), [])
+    XCTAssertEqual(Processes.withCommandLine(containing: marker), [])
   }
 
   /// The container log files kept for the flaky container change while no API server answers.
@@ -471,60 +725,5 @@ final class NodeAgentTests: XCTestCase {
       usleep(100_000)
     }
     throw TestFailure("the flaky container was not restarted while the API server was away")
-  }
-}
-
-// MARK: - Helpers
-
-struct TestFailure: Error, CustomStringConvertible {
-  let description: String
-  init(_ description: String) { self.description = description }
-}
-
-enum Cgroups {
-  /// Mount points of the memory, cpu and pids v1 controllers that this host has.
-  static let mounts: [String: String] = {
-    var found: [String: String] = [:]
-    let text = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: " ")
-      guard fields.count >= 4, fields[2] == "cgroup" else { continue }
-      for option in fields[3].split(separator: ",") where ["memory", "cpu", "pids"].contains(option) {
-        found[String(option)] = String(fields[1])
-      }
-    }
-    return found
-  }()
-
-  /// Kills what is in a cgroup and removes it.
-  static func destroy(_ path: String) {
-    for _ in 0..<100 {
-      if rmdir(path) == 0 || errno != EBUSY { return }
-      let procs = (try? String(contentsOfFile: "\(path)/cgroup.procs", encoding: .utf8)) ?? ""
-      for pid in procs.split(separator: "\n") {
-        if let pid = pid_t(pid) { kill(pid, SIGKILL) }
-      }
-      usleep(20_000)
-    }
-  }
-}
-
-enum Processes {
-  static func isAlive(_ pid: Int32) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let end = stat.lastIndex(of: ")") else { return false }
-    let state = stat[stat.index(end, offsetBy: 2)]
-    return state != "Z" && state != "X"
-  }
-
-  /// Live processes whose command line holds `text` (the test's own marker argument).
-  static func withCommandLine(containing text: String) -> [Int32] {
-    let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
-    return pids.filter { pid in
-      guard pid != getpid(), isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
-        return false
-      }
-      return String(decoding: data, as: UTF8.self).contains(text)
-    }.sorted()
   }
 }

@@ -38,21 +38,8 @@ final class OCIRuntimeTests: XCTestCase {
     registry?.terminate()
     registry?.waitUntilExit()
     // Whatever a failed test left: runc containers, overlay mounts, cgroups.
-    let runcRoot = "\(stateDir)/oci/runc"
-    if let list = try? Fixtures.run(["runc", "--root", runcRoot, "list", "-q"]) {
-      for id in list.output.split(separator: "\n") { _ = try? Fixtures.run(["runc", "--root", runcRoot, "delete", "--force", String(id)]) }
-    }
-    let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
-    for line in mounts.split(separator: "\n") where dir != nil && line.contains(dir.path) {
-      umount2(String(line.split(separator: " ")[1]), Int32(MNT_DETACH))
-    }
-    for mount in Cgroups.mounts.values {
-      let parent = "\(mount)/\(cgroupParent)"
-      for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
-        Cgroups.destroy("\(parent)/\(child)")
-      }
-      Cgroups.destroy(parent)
-    }
+    if let dir { Leftovers.removeContainers(runcRoot: "\(stateDir)/oci/runc", mountsUnder: dir.path) }
+    Cgroups.destroyParent(cgroupParent)
     if let dir { try? FileManager.default.removeItem(at: dir) }
   }
 

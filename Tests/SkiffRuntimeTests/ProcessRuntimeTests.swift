@@ -30,13 +30,7 @@ final class ProcessRuntimeTests: XCTestCase {
     }
     kernels.forEach { $0.stop() }
     // Whatever is left (a test that failed midway) goes with its cgroups.
-    for mount in Cgroups.mounts.values {
-      let parent = "\(mount)/\(cgroupParent)"
-      for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
-        Cgroups.destroy("\(parent)/\(child)")
-      }
-      Cgroups.destroy(parent)
-    }
+    Cgroups.destroyParent(cgroupParent)
     try? FileManager.default.removeItem(at: dir)
   }
 
@@ -253,6 +247,13 @@ final class ProcessRuntimeTests: XCTestCase {
                     "exec did not run in the \(controller) cgroup: \(stdout)")
     }
 
+    // A timeout kills the command and all it started (the shell's sleep holds the pipes too).
+    let seconds = "29.\(Int.random(in: 100_000...999_999))"  // the sleep's own marker
+    let slow = try runtime.exec(id, ["cmd": ["sh", "-c", "sleep \(seconds); echo never"], "timeout": 0.5])
+    XCTAssertEqual(slow.status, SKIFF_ERROR, slow.text)
+    XCTAssertEqual(slow.json["reason"] as? String, "DeadlineExceeded")
+    XCTAssertEqual(Processes.withCommandLine(containing: seconds), [])
+
     let streaming = try runtime.exec(id, ["cmd": ["sh"], "tty": true])
     XCTAssertEqual(streaming.status, SKIFF_UNSUPPORTED)
     XCTAssertEqual(streaming.json["reason"] as? String, "Unsupported")
@@ -426,11 +427,6 @@ final class ProcessRuntimeTests: XCTestCase {
 
 // MARK: - Driving the vtable
 
-struct TestFailure: Error, CustomStringConvertible {
-  let description: String
-  init(_ description: String) { self.description = description }
-}
-
 struct Outcome {
   let status: skiff_status
   let text: String
@@ -572,54 +568,5 @@ enum CRILog {
   }
 }
 
-enum Cgroups {
-  /// Mount points of the memory, cpu and pids v1 controllers that this host has.
-  static let mounts: [String: String] = {
-    var found: [String: String] = [:]
-    let text = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: " ")
-      guard fields.count >= 4, fields[2] == "cgroup" else { continue }
-      for option in fields[3].split(separator: ",") where ["memory", "cpu", "pids"].contains(option) {
-        found[String(option)] = String(fields[1])
-      }
-    }
-    return found
-  }()
 
-  static func read(_ path: String) -> String? {
-    (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-  }
-
-  /// Kills what is in a cgroup and removes it; anything but a cgroup folder is left alone.
-  static func destroy(_ path: String) {
-    for _ in 0..<100 {
-      if rmdir(path) == 0 || errno != EBUSY { return }
-      for pid in (read("\(path)/cgroup.procs") ?? "").split(separator: "\n") {
-        if let pid = pid_t(pid) { kill(pid, SIGKILL) }
-      }
-      usleep(20_000)
-    }
-  }
-}
-
-enum Processes {
-  /// Exists and has not exited (a zombie has).
-  static func isAlive(_ pid: Int32) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let end = stat.lastIndex(of: ")") else { return false }
-    let state = stat[stat.index(end, offsetBy: 2)]
-    return state != "Z" && state != "X"
-  }
-
-  static func withCommandLine(containing text: String) -> [Int32] {
-    let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
-    return pids.filter { pid in
-      guard isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
-        return false
-      }
-      return String(decoding: data, as: UTF8.self).contains(text)
-    }.sorted()
-  }
-}
 

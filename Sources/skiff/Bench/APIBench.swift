@@ -3,6 +3,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
+import HTTP
 import ObjectModel
 import SystemKit
 
@@ -193,7 +194,7 @@ private struct APIBenchRun {
   /// Creates ConfigMaps from `clients` connections at once, each sending its next create when the
   /// last is answered (so when it is durable), for the phase's time or object count.
   private func createConfigMaps(_ server: ServerChild, clients: Int, prefix: String) throws -> (count: Int, nanoseconds: UInt64) {
-    let connections = try (0..<clients).map { _ in try KeepAliveConnection(port: server.port) }
+    let connections = try (0..<clients).map { _ in try BlockingHTTPConnection(port: server.port) }
     let share = options.objects.map { ($0 + clients - 1) / clients }
     let start = monotonicNanoseconds()
     let deadline = start + UInt64(options.seconds * 1e9)
@@ -213,7 +214,7 @@ private struct APIBenchRun {
   /// delays. Sorted milliseconds, and the rate achieved.
   private func pacedWrites(_ server: ServerChild) throws -> ([Double], Double) {
     let clients = options.pacedClients
-    let connections = try (0..<clients).map { _ in try KeepAliveConnection(port: server.port) }
+    let connections = try (0..<clients).map { _ in try BlockingHTTPConnection(port: server.port) }
     let total = max(clients, Int(options.rate * options.seconds))
     let interval = 1e9 / options.rate
     let start = monotonicNanoseconds() + 20_000_000  // the threads are up by then
@@ -237,7 +238,7 @@ private struct APIBenchRun {
   /// reads the ADDED events; each latency runs from sending a create to receiving its event.
   private func watchDelivery(_ server: ServerChild) throws -> [Double] {
     let path = "/api/v1/namespaces/default/configmaps"
-    let reader = try KeepAliveConnection(port: server.port)
+    let reader = try BlockingHTTPConnection(port: server.port)
     let list = try reader.request("GET", path + "?limit=1")
     guard list.status == 200, let revision = Self.stringField("resourceVersion", in: list.body) else {
       throw BenchError("listing ConfigMaps: \(list.status) \(list.text.prefix(300))")
@@ -245,7 +246,7 @@ private struct APIBenchRun {
     try reader.send("GET", path + "?watch=true&resourceVersion=\(revision)")
     let head = try reader.readHead()
     guard head.status == 200, head.chunked else { throw BenchError("the watch answered \(head.status)") }
-    let writer = try KeepAliveConnection(port: server.port)
+    let writer = try BlockingHTTPConnection(port: server.port)
     let seconds = options.seconds
     // Thread 0 reads events (index → when received), thread 1 creates (index → when sent).
     let times = try onThreads(2) { role -> [Int: UInt64] in
@@ -260,7 +261,7 @@ private struct APIBenchRun {
           while let newline = pending.firstIndex(of: 10) {
             let event = Array(pending[..<newline])
             pending.removeSubrange(...newline)
-            guard KeepAliveConnection.find(Array(#""type":"ADDED""#.utf8), in: event, from: 0) != nil,
+            guard BlockingHTTPConnection.find(Array(#""type":"ADDED""#.utf8), in: event, from: 0) != nil,
                   let name = Self.stringField("name", in: event), name.hasPrefix("w-") else { continue }
             guard let index = Int(name.dropFirst(2)) else { return times }  // "w-end"
             times[index] = received
@@ -290,7 +291,7 @@ private struct APIBenchRun {
   /// Creates the pods from all clients at once; nanoseconds taken.
   private func createPods(_ server: ServerChild) throws -> UInt64 {
     let clients = options.clients, pods = options.pods
-    let connections = try (0..<clients).map { _ in try KeepAliveConnection(port: server.port) }
+    let connections = try (0..<clients).map { _ in try BlockingHTTPConnection(port: server.port) }
     let start = monotonicNanoseconds()
     _ = try onThreads(clients) { index in
       for pod in stride(from: index, to: pods, by: clients) {
@@ -306,7 +307,7 @@ private struct APIBenchRun {
 
   /// `GET /api/v1/pods` whole: median milliseconds of 3, and the response's size.
   private func listPods(_ server: ServerChild) throws -> (Double, Int) {
-    let connection = try KeepAliveConnection(port: server.port)
+    let connection = try BlockingHTTPConnection(port: server.port)
     var times: [Double] = []
     var bytes = 0
     for round in 0..<3 {
@@ -333,7 +334,7 @@ private struct APIBenchRun {
   }
 
   private func listPodsPaged(_ server: ServerChild) throws -> (milliseconds: Double, pages: Int) {
-    let connection = try KeepAliveConnection(port: server.port)
+    let connection = try BlockingHTTPConnection(port: server.port)
     var times: [Double] = []
     var pages: [[UInt8]] = []
     for round in 0..<3 {
@@ -387,7 +388,7 @@ private struct APIBenchRun {
            + #""data":{"payload":"\#(String(repeating: "x", count: 96))"}}"#).utf8)
   }
 
-  private static func create(_ connection: KeepAliveConnection, _ body: [UInt8]) throws {
+  private static func create(_ connection: BlockingHTTPConnection, _ body: [UInt8]) throws {
     let response = try connection.request("POST", "/api/v1/namespaces/default/configmaps", body: body)
     guard response.status == 201 else { throw BenchError("create answered \(response.status): \(response.text.prefix(300))") }
   }
@@ -396,7 +397,7 @@ private struct APIBenchRun {
   /// (a list's resourceVersion and continue token, an event object's name), which come first.
   private static func stringField(_ name: String, in body: [UInt8]) -> String? {
     let key = Array("\"\(name)\":\"".utf8)
-    guard let start = KeepAliveConnection.find(key, in: body, from: 0) else { return nil }
+    guard let start = BlockingHTTPConnection.find(key, in: body, from: 0) else { return nil }
     let valueStart = start + key.count
     guard let end = body[valueStart...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
     return String(decoding: body[valueStart..<end], as: UTF8.self)

@@ -1,7 +1,8 @@
 // What `skiff bench api` drives the server with: a `skiff server` child process, threads to run
-// clients on, and (Client/KeepAliveConnection.swift) a keep-alive connection per thread.
+// clients on, and (BlockingHTTPConnection, from the HTTP module) a keep-alive connection per thread.
 import FoundationEssentials
 import Glibc
+import HTTP
 import SystemKit
 
 struct BenchError: Error, CustomStringConvertible {

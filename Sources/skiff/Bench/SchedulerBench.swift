@@ -3,6 +3,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
+import HTTP
 import SystemKit
 
 struct SchedulerBench: ParsableCommand {
@@ -122,7 +123,7 @@ private struct SchedulerBenchRun {
                + "(server CPU %.2f s, %.0f µs/pod)", options.pods, scheduleSeconds, podsPerSecond,
                cpuSeconds, cpuSeconds / Double(options.pods) * 1e6))
 
-    let metrics = try KeepAliveConnection(port: server.port).request("GET", "/metrics")
+    let metrics = try BlockingHTTPConnection(port: server.port).request("GET", "/metrics")
     guard metrics.status == 200 else { throw BenchError("/metrics answered \(metrics.status)") }
     let text = metrics.text
     let p50 = Self.sample("skiff_scheduler_cycle_microseconds{quantile=\"0.5\"}", in: text)
@@ -158,7 +159,7 @@ private struct SchedulerBenchRun {
   /// The PodGroup kind (scheduler-plugins' CRD) and one group of --gang-size per gang, made before
   /// the pods so that each member's minMember is known when it is seen.
   private func createPodGroups() throws {
-    let connection = try KeepAliveConnection(port: server.port)
+    let connection = try BlockingHTTPConnection(port: server.port)
     let crd = #"{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"podgroups.scheduling.x-k8s.io"},"#
       + #""spec":{"group":"scheduling.x-k8s.io","scope":"Namespaced","names":{"plural":"podgroups","singular":"podgroup","kind":"PodGroup"},"#
       + #""versions":[{"name":"v1alpha1","served":true,"storage":true,"#
@@ -197,7 +198,7 @@ private struct SchedulerBenchRun {
 
   /// Creates the pods from all clients at once; when the first was sent and the last answered.
   private static func createPods(_ pods: Int, clients: Int, port: Int, shape: PodShape) throws -> (UInt64, UInt64) {
-    let connections = try (0..<clients).map { _ in try KeepAliveConnection(port: port) }
+    let connections = try (0..<clients).map { _ in try BlockingHTTPConnection(port: port) }
     let start = monotonicNanoseconds()
     _ = try onThreads(clients) { index in
       for pod in stride(from: index, to: pods, by: clients) {
@@ -228,11 +229,11 @@ private struct SchedulerBenchRun {
 /// A watch on pods that have a node (`spec.nodeName!=`) from the revision before the first create:
 /// each pod entering it has been created through the API, scheduled, bound and stored.
 private final class BindingWatch: @unchecked Sendable {  // read by one thread at a time
-  private let connection: KeepAliveConnection
+  private let connection: BlockingHTTPConnection
 
   init(port: Int) throws {
     // Bindings follow the creates within milliseconds; a minute of silence means something broke.
-    connection = try KeepAliveConnection(port: port, receiveTimeoutSeconds: 60)
+    connection = try BlockingHTTPConnection(port: port, receiveTimeoutSeconds: 60)
     let list = try connection.request("GET", "/api/v1/pods?limit=1")
     guard list.status == 200, let revision = Self.stringField("resourceVersion", in: list.body, from: 0) else {
       throw BenchError("listing pods: \(list.status) \(list.text.prefix(300))")
@@ -268,7 +269,7 @@ private final class BindingWatch: @unchecked Sendable {  // read by one thread a
   /// The first `"name":"value"` string field at or after `start` in a JSON body.
   private static func stringField(_ name: String, in body: [UInt8], from start: Int) -> String? {
     let key = Array("\"\(name)\":\"".utf8)
-    guard let found = KeepAliveConnection.find(key, in: body, from: start) else { return nil }
+    guard let found = BlockingHTTPConnection.find(key, in: body, from: start) else { return nil }
     let valueStart = found + key.count
     guard let end = body[valueStart...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
     return String(decoding: body[valueStart..<end], as: UTF8.self)

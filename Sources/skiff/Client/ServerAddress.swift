@@ -2,6 +2,7 @@
 // kubeconfig that `skiff server` wrote.
 import FoundationEssentials
 import Glibc
+import HTTP
 import SystemKit
 
 /// Where the API server listens, from `--server http://HOST:PORT`.
@@ -22,8 +23,8 @@ struct ServerAddress: Sendable {
     self.port = port
   }
 
-  func connect(receiveTimeoutSeconds: Int = 30) throws(ConnectionError) -> KeepAliveConnection {
-    try KeepAliveConnection(host: host, port: port, receiveTimeoutSeconds: receiveTimeoutSeconds)
+  func connect(receiveTimeoutSeconds: Int = 30) throws(ConnectionError) -> BlockingHTTPConnection {
+    try BlockingHTTPConnection(host: host, port: port, receiveTimeoutSeconds: receiveTimeoutSeconds)
   }
 }
 

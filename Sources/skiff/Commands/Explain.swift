@@ -3,6 +3,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
+import HTTP
 import ObjectModel
 
 struct Explain: ParsableCommand {
@@ -38,7 +39,7 @@ struct Explain: ParsableCommand {
     } catch {
       fail("cannot find the API server: \(error)")
     }
-    let response: KeepAliveConnection.Response
+    let response: BlockingHTTPConnection.Response
     do {
       response = try address.connect().request("GET", "/debug/scheduler/namespaces/\(namespace)/pods/\(name)")
     } catch {

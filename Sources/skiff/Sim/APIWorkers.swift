@@ -2,10 +2,11 @@
 // simulator's requests from one queue: thousands of hollow nodes without a thread or socket each.
 import FoundationEssentials
 import Glibc
+import HTTP
 import SystemKit
 
 final class APIWorkers: @unchecked Sendable {
-  typealias Job = @Sendable (KeepAliveConnection) throws -> Void
+  typealias Job = @Sendable (BlockingHTTPConnection) throws -> Void
   typealias FailureHandler = @Sendable (any Error) -> Void
 
   private let server: ServerAddress
@@ -51,7 +52,7 @@ final class APIWorkers: @unchecked Sendable {
   }
 
   private func work() {
-    var connection: KeepAliveConnection?
+    var connection: BlockingHTTPConnection?
     while true {
       let (job, failed) = next()
       // A keep-alive connection the server closed fails the first try; a fresh one gets a second.

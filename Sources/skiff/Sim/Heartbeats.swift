@@ -2,6 +2,7 @@
 // thread that spreads the renewals evenly over the interval so that they never arrive as a burst.
 import FoundationEssentials
 import Glibc
+import HTTP
 import ObjectModel
 import SystemKit
 
@@ -30,7 +31,7 @@ extension HollowNodes {
     }
   }
 
-  private func renewLease(_ index: Int, on connection: KeepAliveConnection) throws {
+  private func renewLease(_ index: Int, on connection: BlockingHTTPConnection) throws {
     let name = name(index)
     let patch: JSON = ["spec": ["renewTime": .string(Timestamp.microseconds(Date()))]]
     let renewed = try connection.request("PATCH", Self.leasePath(name), body: patch.serialized(),

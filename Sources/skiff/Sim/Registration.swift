@@ -2,6 +2,7 @@
 // already there is adopted (labels, taints and status brought up to date), then its Lease is made.
 import FoundationEssentials
 import Glibc
+import HTTP
 import ObjectModel
 import SystemKit
 
@@ -29,7 +30,7 @@ extension HollowNodes {
     return tally
   }
 
-  private func register(_ index: Int, on connection: KeepAliveConnection, tally: RegistrationTally) throws {
+  private func register(_ index: Int, on connection: BlockingHTTPConnection, tally: RegistrationTally) throws {
     let name = name(index)
     let node = node(index, now: Date())
     let created = try connection.request("POST", "/api/v1/nodes", body: node.serialized())
@@ -64,7 +65,7 @@ extension HollowNodes {
   }
 
   /// The response's object, when its status is `status`.
-  static func expect(_ status: Int, _ response: KeepAliveConnection.Response) throws -> JSON {
+  static func expect(_ status: Int, _ response: BlockingHTTPConnection.Response) throws -> JSON {
     guard response.status == status else {
       throw UnexpectedAnswer("the server answered \(response.status): \(response.text.prefix(300))")
     }

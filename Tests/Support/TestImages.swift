@@ -1,23 +1,23 @@
 // Images the OCI tests build themselves from busybox-static: two layers (the second gzip'd, with a
 // whiteout and an opaque directory), a config with Entrypoint/Cmd/Env/WorkingDir, written as an
-// OCI image layout (folder and tarball) and as a `docker save` tarball.
+// OCI image layout (folder and tarball) and as a `docker save` tarball. The runtime's and the node
+// agent's tests use them.
 import Foundation
-import SkiffTestSupport
 import XCTest
 
-enum TestImages {
+public enum TestImages {
   /// The paths `build` wrote under its folder.
-  struct Built {
-    let layout: String
-    let layoutArchive: String
-    let dockerArchive: String
+  public struct Built {
+    public let layout: String
+    public let layoutArchive: String
+    public let dockerArchive: String
     /// The tags they carry.
-    static let layoutTag = "skiff.test/busybox:1"
-    static let dockerTag = "skiff.test/busybox:docker"
+    public static let layoutTag = "skiff.test/busybox:1"
+    public static let dockerTag = "skiff.test/busybox:docker"
   }
 
   /// `user`: the config's User (none by default).
-  static func build(in folder: URL, user: String? = nil) throws -> Built {
+  public static func build(in folder: URL, user: String? = nil) throws -> Built {
     guard FileManager.default.isExecutableFile(atPath: "/bin/busybox") else {
       throw XCTSkip("busybox-static is not installed (apt-get install busybox-static)")
     }
