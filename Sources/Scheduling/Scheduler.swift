@@ -145,19 +145,18 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   /// Loads nodes and pods, then follows the store. Loop only.
   public func start() throws(StoreError) {
     kernel.loop.preconditionInEventLoop()
-    let nodes = store.list(prefix: "/registry/core/nodes/", limit: 0)
-    for kv in nodes.items { nodeChanged(kv, deleted: false) }
-    let pdbs = store.list(prefix: Self.budgetPrefix, limit: 0)
-    for kv in pdbs.items { budgetChanged(kv, deleted: false) }
-    let pods = store.list(prefix: "/registry/core/pods/", limit: 0)
-    for kv in pods.items { podChanged(kv, deleted: false) }
-    watches.append(try store.watch(prefix: "/registry/core/nodes/", fromRevision: nodes.revision + 1) { [self] event in
+    // The stored objects are visited in place, not copied into lists; nothing runs on the loop
+    // between the visits and the watches, so each watch resumes right after what was visited.
+    let nodesRevision = store.forEach(prefix: "/registry/core/nodes/") { nodeChanged($0, deleted: false) }
+    let budgetsRevision = store.forEach(prefix: Self.budgetPrefix) { budgetChanged($0, deleted: false) }
+    let podsRevision = store.forEach(prefix: "/registry/core/pods/") { podChanged($0, deleted: false) }
+    watches.append(try store.watch(prefix: "/registry/core/nodes/", fromRevision: nodesRevision + 1) { [self] event in
       nodeChanged(event.kv, deleted: event.kind == .delete)
     })
-    watches.append(try store.watch(prefix: "/registry/core/pods/", fromRevision: pods.revision + 1) { [self] event in
+    watches.append(try store.watch(prefix: "/registry/core/pods/", fromRevision: podsRevision + 1) { [self] event in
       podChanged(event.kv, deleted: event.kind == .delete)
     })
-    watches.append(try store.watch(prefix: Self.budgetPrefix, fromRevision: pdbs.revision + 1) { [self] event in
+    watches.append(try store.watch(prefix: Self.budgetPrefix, fromRevision: budgetsRevision + 1) { [self] event in
       budgetChanged(event.kv, deleted: event.kind == .delete)
     })
     schedulePending()
@@ -271,22 +270,28 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
 
   // MARK: Cycles
 
-  /// Runs cycles in batches on the loop, yielding between batches so requests keep flowing.
+  /// Runs cycles in slices of at most `sliceNanoseconds` on the loop, giving it back between
+  /// slices so that requests are served while a backlog (thousands of pods pending at start-up)
+  /// is scheduled: a slice is bounded by time, not by a count of pods, because a cycle's cost
+  /// ranges from microseconds to milliseconds with the cluster's size and the pod's constraints.
   private func schedulePending() {
     guard !pumping else { return }
     guard queue.hasActive else { return queue.armBackoff(loop: kernel.loop) { [weak self] in self?.schedulePending() } }
     pumping = true
     kernel.loop.execute { [self] in
       pumping = false
-      var budget = 256
-      while budget > 0, let pod = queue.popActive() {
+      let sliceEnds = monotonicNanoseconds() + Self.sliceNanoseconds
+      while let pod = queue.popActive() {
         guard pending[pod.key] === pod else { continue }
         scheduleOne(pod)
-        budget -= 1
+        if monotonicNanoseconds() >= sliceEnds { break }
       }
       schedulePending()
     }
   }
+
+  /// The longest the scheduler holds the loop in one turn (but at least one cycle).
+  static let sliceNanoseconds: UInt64 = 2_000_000
 
   private func scheduleOne(_ info: PodInfo) {
     let started = monotonicNanoseconds()
