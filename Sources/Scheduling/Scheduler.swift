@@ -666,10 +666,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     pending[info.key] = info
     stats.unschedulable += 1
     queue.parkUnschedulable(info)
-    if lastReport[info.key] != message {
-      lastReport[info.key] = message
-      outcomes?.reportUnschedulable(namespace: info.namespace, name: info.name, message: message)
-    }
+    report(info, unschedulable: message)
     queue.moveAllToActive()  // its reservation freed room for others
     schedulePending()
   }
@@ -689,10 +686,33 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     for reasons in rejections.values { for (reason, count) in reasons { histogram[reason, default: 0] += count } }
     let message = Self.message(nodes: nodes, histogram: histogram)
     queue.parkUnschedulable(info)
+    report(info, unschedulable: message)
+  }
+
+  /// Tells the API server a pod's unschedulable verdict once: not again while it stays the same,
+  /// nor when the stored pod already carries it (from before a restart), which would rewrite the
+  /// pod and add an event for every pending pod at each start.
+  private func report(_ info: PodInfo, unschedulable message: String) {
+    if lastReport[info.key] == nil { lastReport[info.key] = storedVerdict(of: info.key) }
     guard lastReport[info.key] != message else { return }
     lastReport[info.key] = message
     outcomes?.reportUnschedulable(namespace: info.namespace, name: info.name, message: message)
   }
+
+  /// The message of the stored pod's PodScheduled=False condition with reason Unschedulable,
+  /// parsed without the parts of the pod that are not its status.
+  private func storedVerdict(of key: String) -> String? {
+    guard let kv = store.get(key), let pod = try? JSON.parse(kv.value, omitting: Self.notStatus),
+          let condition = pod[path: ["status", "conditions"]]?.arrayValue?
+            .first(where: { $0["type"]?.stringValue == "PodScheduled" }),
+          condition["status"]?.stringValue == "False", condition["reason"]?.stringValue == "Unschedulable" else { return nil }
+    return condition["message"]?.stringValue
+  }
+
+  static let notStatus = [("metadata", "managedFields"), ("metadata", "labels"), ("metadata", "annotations"),
+                          ("spec", "containers"), ("spec", "initContainers"), ("spec", "volumes"),
+                          ("spec", "tolerations"), ("spec", "affinity"), ("spec", "topologySpreadConstraints"),
+                          ("status", "containerStatuses"), ("status", "initContainerStatuses")]
 
   /// Kubernetes' FitError text: "0/5 nodes are available: 3 Insufficient cpu, 2 node(s) had
   /// untolerated taint {gpu: true}." with the "count reason" strings sorted as strings.
