@@ -145,19 +145,18 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
   /// Loads nodes and pods, then follows the store. Loop only.
   public func start() throws(StoreError) {
     kernel.loop.preconditionInEventLoop()
-    let nodes = store.list(prefix: "/registry/core/nodes/", limit: 0)
-    for kv in nodes.items { nodeChanged(kv, deleted: false) }
-    let pdbs = store.list(prefix: Self.budgetPrefix, limit: 0)
-    for kv in pdbs.items { budgetChanged(kv, deleted: false) }
-    let pods = store.list(prefix: "/registry/core/pods/", limit: 0)
-    for kv in pods.items { podChanged(kv, deleted: false) }
-    watches.append(try store.watch(prefix: "/registry/core/nodes/", fromRevision: nodes.revision + 1) { [self] event in
+    // The stored objects are visited in place, not copied into lists; nothing runs on the loop
+    // between the visits and the watches, so each watch resumes right after what was visited.
+    let nodesRevision = store.forEach(prefix: "/registry/core/nodes/") { nodeChanged($0, deleted: false) }
+    let budgetsRevision = store.forEach(prefix: Self.budgetPrefix) { budgetChanged($0, deleted: false) }
+    let podsRevision = store.forEach(prefix: "/registry/core/pods/") { podChanged($0, deleted: false) }
+    watches.append(try store.watch(prefix: "/registry/core/nodes/", fromRevision: nodesRevision + 1) { [self] event in
       nodeChanged(event.kv, deleted: event.kind == .delete)
     })
-    watches.append(try store.watch(prefix: "/registry/core/pods/", fromRevision: pods.revision + 1) { [self] event in
+    watches.append(try store.watch(prefix: "/registry/core/pods/", fromRevision: podsRevision + 1) { [self] event in
       podChanged(event.kv, deleted: event.kind == .delete)
     })
-    watches.append(try store.watch(prefix: Self.budgetPrefix, fromRevision: pdbs.revision + 1) { [self] event in
+    watches.append(try store.watch(prefix: Self.budgetPrefix, fromRevision: budgetsRevision + 1) { [self] event in
       budgetChanged(event.kv, deleted: event.kind == .delete)
     })
     schedulePending()
@@ -271,22 +270,28 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
 
   // MARK: Cycles
 
-  /// Runs cycles in batches on the loop, yielding between batches so requests keep flowing.
+  /// Runs cycles in slices of at most `sliceNanoseconds` on the loop, giving it back between
+  /// slices so that requests are served while a backlog (thousands of pods pending at start-up)
+  /// is scheduled: a slice is bounded by time, not by a count of pods, because a cycle's cost
+  /// ranges from microseconds to milliseconds with the cluster's size and the pod's constraints.
   private func schedulePending() {
     guard !pumping else { return }
     guard queue.hasActive else { return queue.armBackoff(loop: kernel.loop) { [weak self] in self?.schedulePending() } }
     pumping = true
     kernel.loop.execute { [self] in
       pumping = false
-      var budget = 256
-      while budget > 0, let pod = queue.popActive() {
+      let sliceEnds = monotonicNanoseconds() + Self.sliceNanoseconds
+      while let pod = queue.popActive() {
         guard pending[pod.key] === pod else { continue }
         scheduleOne(pod)
-        budget -= 1
+        if monotonicNanoseconds() >= sliceEnds { break }
       }
       schedulePending()
     }
   }
+
+  /// The longest the scheduler holds the loop in one turn (but at least one cycle).
+  static let sliceNanoseconds: UInt64 = 2_000_000
 
   private func scheduleOne(_ info: PodInfo) {
     let started = monotonicNanoseconds()
@@ -661,10 +666,7 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     pending[info.key] = info
     stats.unschedulable += 1
     queue.parkUnschedulable(info)
-    if lastReport[info.key] != message {
-      lastReport[info.key] = message
-      outcomes?.reportUnschedulable(namespace: info.namespace, name: info.name, message: message)
-    }
+    report(info, unschedulable: message)
     queue.moveAllToActive()  // its reservation freed room for others
     schedulePending()
   }
@@ -684,10 +686,33 @@ public final class Scheduler: PermitDecisions, @unchecked Sendable {
     for reasons in rejections.values { for (reason, count) in reasons { histogram[reason, default: 0] += count } }
     let message = Self.message(nodes: nodes, histogram: histogram)
     queue.parkUnschedulable(info)
+    report(info, unschedulable: message)
+  }
+
+  /// Tells the API server a pod's unschedulable verdict once: not again while it stays the same,
+  /// nor when the stored pod already carries it (from before a restart), which would rewrite the
+  /// pod and add an event for every pending pod at each start.
+  private func report(_ info: PodInfo, unschedulable message: String) {
+    if lastReport[info.key] == nil { lastReport[info.key] = storedVerdict(of: info.key) }
     guard lastReport[info.key] != message else { return }
     lastReport[info.key] = message
     outcomes?.reportUnschedulable(namespace: info.namespace, name: info.name, message: message)
   }
+
+  /// The message of the stored pod's PodScheduled=False condition with reason Unschedulable,
+  /// parsed without the parts of the pod that are not its status.
+  private func storedVerdict(of key: String) -> String? {
+    guard let kv = store.get(key), let pod = try? JSON.parse(kv.value, omitting: Self.notStatus),
+          let condition = pod[path: ["status", "conditions"]]?.arrayValue?
+            .first(where: { $0["type"]?.stringValue == "PodScheduled" }),
+          condition["status"]?.stringValue == "False", condition["reason"]?.stringValue == "Unschedulable" else { return nil }
+    return condition["message"]?.stringValue
+  }
+
+  static let notStatus = [("metadata", "managedFields"), ("metadata", "labels"), ("metadata", "annotations"),
+                          ("spec", "containers"), ("spec", "initContainers"), ("spec", "volumes"),
+                          ("spec", "tolerations"), ("spec", "affinity"), ("spec", "topologySpreadConstraints"),
+                          ("status", "containerStatuses"), ("status", "initContainerStatuses")]
 
   /// Kubernetes' FitError text: "0/5 nodes are available: 3 Insufficient cpu, 2 node(s) had
   /// untolerated taint {gpu: true}." with the "count reason" strings sorted as strings.

@@ -84,6 +84,36 @@ final class SchedulerTests: XCTestCase {
     XCTAssertEqual(events.output.split(separator: "\n").count, 2, events.output)
   }
 
+  /// The FailedScheduling messages recorded so far, once there are at least `count` (polls briefly).
+  private func failedSchedulingMessages(atLeast count: Int, within seconds: Double = 5) throws -> [String] {
+    let deadline = Date().addingTimeInterval(seconds)
+    var messages: [String] = []
+    repeat {
+      let items = try HTTPClient.send("GET", server.url + "/api/v1/namespaces/default/events").json["items"] as? [[String: Any]] ?? []
+      messages = items.filter { $0["reason"] as? String == "FailedScheduling" }.compactMap { $0["message"] as? String }
+      if messages.count >= count { break }
+      usleep(20_000)
+    } while Date() < deadline
+    return messages.sorted()
+  }
+
+  func testARestartDoesNotReportAVerdictThePodAlreadyCarries() throws {
+    try start()
+    try node("small-1", cpu: "1")
+    try pod("waiting", cpu: "3")
+    XCTAssertEqual(try scheduledCondition("waiting")?["message"] as? String, "0/1 nodes are available: 1 Insufficient cpu.")
+    XCTAssertEqual(try failedSchedulingMessages(atLeast: 1), ["0/1 nodes are available: 1 Insufficient cpu."])
+
+    server.stop()
+    try server.start()
+    // The scheduler passes over the pending pod right after the ready line, before this request:
+    // only the new verdict the second node brings is reported, not the old one again.
+    try node("small-2", cpu: "1")
+    XCTAssertEqual(try failedSchedulingMessages(atLeast: 2),
+                   ["0/1 nodes are available: 1 Insufficient cpu.", "0/2 nodes are available: 2 Insufficient cpu."])
+    XCTAssertEqual(try scheduledCondition("waiting")?["message"] as? String, "0/2 nodes are available: 2 Insufficient cpu.")
+  }
+
   func testAParkedPodIsScheduledWhenANodeThatFitsArrives() throws {
     try start()
     try node("small", cpu: "1")
