@@ -1,6 +1,7 @@
 // The `runtime` plugin library. It registers two runtimes: `process`, which runs each container's
 // command as a host process in its own session and cgroups, with its output in a CRI log file,
-// and `oci` (OCI/), which runs containers from images with runc.
+// `oci` (OCI/), which runs containers from images with runc, and `sim` (SimRuntime.swift), the
+// hollow runtime of simulated nodes, which keeps records and starts nothing.
 import FoundationEssentials
 import Glibc
 import PluginKit
@@ -11,7 +12,7 @@ public func skiffPluginInit(_ host: UnsafePointer<skiff_host>?,
                             _ plugin: UnsafeMutablePointer<skiff_plugin>?) -> Int32 {
   PluginHost.describe(plugin, host: host, name: "runtime", version: "0.1.0",
                       kind: SKIFF_KIND_RUNTIME,
-                      summary: "container runtimes: process (host processes in cgroups), oci (images, runc)",
+                      summary: "container runtimes: process (host processes in cgroups), oci (images, runc), sim (records only)",
                       start: startRuntime, stop: stopRuntime)
 }
 
@@ -26,12 +27,15 @@ private struct RuntimeConfig: Decodable {
   var cgroupRoot: String?
   /// The `oci` runtime and its image store (OCI/OCIVTable.swift).
   var oci: OCIConfig?
+  /// The `sim` runtime (SimRuntime.swift).
+  var sim: SimConfig?
 }
 
 /// The instance `stop` detaches. The library is never unloaded, so a kernel started again in the
 /// same process starts a fresh instance, which re-adopts what this one left.
 nonisolated(unsafe) private var current: ProcessRuntime?
 nonisolated(unsafe) private var currentOCI: OCIRuntime?
+nonisolated(unsafe) private var currentSim: SimRuntime?
 
 private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int) -> skiff_status = {
   ctx, json, length in
@@ -79,6 +83,12 @@ private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?,
     current = nil
     return failure.status
   }
+  switch SimRuntimeStart.start(config.sim, stateDir: stateDir) {
+  case .success(let sim): currentSim = sim
+  case .failure(let failure):
+    stopRuntime(nil)
+    return failure.status
+  }
   return SKIFF_OK
 }
 
@@ -88,6 +98,7 @@ private let stopRuntime: @convention(c) (OpaquePointer?) -> Void = { _ in
   current = nil
   currentOCI?.detach()
   currentOCI = nil
+  currentSim = nil  // records only: nothing to detach
 }
 
 /// The `process` runtime's slots. Work that touches files or forks goes to the kernel's thread
