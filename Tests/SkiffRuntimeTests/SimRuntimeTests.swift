@@ -147,6 +147,10 @@ final class SimRuntimeTests: XCTestCase {
 
   func testManyContainersNeedNoThreadOrProcessEach() throws {
     try boot()
+    // Other tests in this process may have left threads and (as the oci runtime makes the process
+    // a child subreaper) children behind: count only what these containers add.
+    let threadsBefore = try threadCount()
+    let childrenBefore = Set(try childProcesses())
     for pod in 0..<10 {
       let sandbox = try runtime.createSandbox("pod-\(pod)")
       for container in 0..<50 {
@@ -157,9 +161,9 @@ final class SimRuntimeTests: XCTestCase {
     let all = try runtime.statusOfAll()
     XCTAssertEqual(all.count, 500)
     XCTAssertTrue(all.allSatisfy { $0["state"] as? String == "CONTAINER_RUNNING" })
-    // The kernel and the test keep a handful of threads of their own.
-    XCTAssertLessThan(try threadCount(), 50, "a simulated container costs no thread")
-    XCTAssertEqual(try childProcesses(), [], "a simulated container costs no process")
+    // The kernel's thread pool may grow to its few workers while the records are written.
+    XCTAssertLessThan(try threadCount() - threadsBefore, 10, "a simulated container costs no thread")
+    XCTAssertEqual(Set(try childProcesses()).subtracting(childrenBefore), [], "a simulated container costs no process")
   }
 
   func testSimCanBeDisabled() throws {
