@@ -228,7 +228,9 @@ enum Admission {
     if container["imagePullPolicy"] == nil, let image = container["image"]?.stringValue {
       // Kubernetes: Always for :latest or an untagged image, IfNotPresent otherwise.
       let tag = image.split(separator: "/").last.flatMap { part in part.split(separator: ":").dropFirst().last }
-      let digest = image.contains("@")
+      // On the UTF-8 bytes: String.contains(String) resolves to Foundation's NSString search,
+      // which cost a quarter of a pod's admission.
+      let digest = image.utf8.contains(UInt8(ascii: "@"))
       container["imagePullPolicy"] = .string(!digest && (tag == nil || tag == "latest") ? "Always" : "IfNotPresent")
     }
     if container["terminationMessagePath"] == nil { container["terminationMessagePath"] = "/dev/termination-log" }

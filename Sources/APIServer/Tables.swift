@@ -14,7 +14,9 @@ enum Tables {
     let cell: @Sendable (JSON, Date) -> JSON
   }
 
-  static func wantsTable(accept: String?) -> Bool { accept?.contains("as=Table") ?? false }
+  /// Searched as UTF-8 bytes: every response asks, and String.contains(String) resolves to
+  /// Foundation's NSString search.
+  static func wantsTable(accept: String?) -> Bool { accept?.utf8.firstRange(of: "as=Table".utf8) != nil }
 
   /// A Table of `objects`; `columnDefinitions` is null when `withColumns` is false (watch events
   /// after the first, as the real server sends them).
