@@ -36,8 +36,12 @@ public final class NodeAgent: @unchecked Sendable {
   var listed = false
   var nodeRegistered = false
   var leaseDue = 0.0
-  lazy var api = APIClient(address, timeoutSeconds: 5)
-  lazy var journal = PodJournal(dataDir: settings.dataDir)
+  /// Shared by the sync workers, each request on a connection of its own.
+  let api: APIClient
+  let journal: PodJournal
+  /// Four pods start at once: enough that a slow `runc create` holds back no other pod, few enough
+  /// that a burst of pods does not fork a hundred runtimes on a small node.
+  let syncWorkers = SyncWorkers(count: 4)
   let leaseSeconds = 10.0
 
   public init(settings: AgentSettings, kernel: Kernel, server: APIAddress) throws(AgentSettingsError) {
@@ -49,6 +53,8 @@ public final class NodeAgent: @unchecked Sendable {
     self.settings = settings
     self.kernel = kernel
     self.address = server
+    api = APIClient(server, timeoutSeconds: 5)
+    journal = PodJournal(dataDir: settings.dataDir)
     runtimes = Dictionary(kernel.extensions.runtimes.map { ($0.name, RuntimeCalls(loop: kernel.loop, runtime: $0)) },
                           uniquingKeysWith: { first, _ in first })
     self.runtime = runtimes[runtime.name]!
