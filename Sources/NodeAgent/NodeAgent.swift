@@ -39,9 +39,7 @@ public final class NodeAgent: @unchecked Sendable {
   /// Shared by the sync workers, each request on a connection of its own.
   let api: APIClient
   let journal: PodJournal
-  /// Four pods start at once: enough that a slow `runc create` holds back no other pod, few enough
-  /// that a burst of pods does not fork a hundred runtimes on a small node.
-  let syncWorkers = SyncWorkers(count: 4)
+  let syncWorkers: SyncWorkers
   let leaseSeconds = 10.0
 
   public init(settings: AgentSettings, kernel: Kernel, server: APIAddress) throws(AgentSettingsError) {
@@ -55,6 +53,7 @@ public final class NodeAgent: @unchecked Sendable {
     self.address = server
     api = APIClient(server, timeoutSeconds: 5)
     journal = PodJournal(dataDir: settings.dataDir)
+    syncWorkers = SyncWorkers(count: settings.podWorkers)
     runtimes = Dictionary(kernel.extensions.runtimes.map { ($0.name, RuntimeCalls(loop: kernel.loop, runtime: $0)) },
                           uniquingKeysWith: { first, _ in first })
     self.runtime = runtimes[runtime.name]!

@@ -22,6 +22,9 @@ struct PodBench: ParsableCommand {
   @Option(help: "Creates per second.")
   var rate: Double = 20
 
+  @Option(help: "The agent's podWorkers (pods started at once); 1 starts them one after another.")
+  var podWorkers: Int = 4
+
   @Option(help: "For oci: a `docker save` or OCI layout tarball with busybox's sleep, imported before the server starts.")
   var imageArchive: String?
 
@@ -30,7 +33,7 @@ struct PodBench: ParsableCommand {
 
   func validate() throws {
     guard ["process", "oci"].contains(runtime) else { throw ValidationError("--runtime is process or oci, not \(runtime)") }
-    guard pods >= 1, rate > 0 else { throw ValidationError("--pods and --rate must be positive") }
+    guard pods >= 1, rate > 0, podWorkers >= 1 else { throw ValidationError("--pods, --rate and --pod-workers must be positive") }
     guard runtime == "process" || imageArchive != nil else {
       throw ValidationError("--runtime oci needs --image-archive (e.g. the test image Tests/Support/TestImages.swift builds)")
     }
@@ -51,6 +54,7 @@ struct PodBench: ParsableCommand {
           config: {stateDir: "\(scratch)/runtime", cgroupParent: \(cgroupParent)}
       agent:
         nodeName: bench-node
+        podWorkers: \(podWorkers)
 
       """.write(toFile: profile, atomically: true, encoding: .utf8)
     let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
@@ -148,7 +152,7 @@ private struct PodBenchRun {
     let figures: [(String, Double)] = [("p50_ms", p50), ("p99_ms", p99), ("max_ms", max), ("idle_rss_mb", idleRSS),
                                        ("running_rss_mb", runningRSS)]
     let fields = figures.map { name, value in "\"\(name)\":" + (value.isFinite ? String(cFormat: "%.2f", value) : "null") }
-    return "{\"benchmark\":\"pods\",\"runtime\":\"\(options.runtime)\",\"pods\":\(pods),\"rate\":\(rate),"
+    return "{\"benchmark\":\"pods\",\"runtime\":\"\(options.runtime)\",\"pods\":\(pods),\"rate\":\(rate),\"pod_workers\":\(options.podWorkers),"
       + fields.joined(separator: ",") + "}"
   }
 
