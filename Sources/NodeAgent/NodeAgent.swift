@@ -74,8 +74,10 @@ public final class NodeAgent: @unchecked Sendable {
     startThread { [self] in watchPods() }
   }
 
-  /// Stops serving; containers keep running (a restarted agent re-adopts them). Loop only.
+  /// Stops serving and calling the runtimes; containers keep running (a restarted agent
+  /// re-adopts them). Loop only.
   public func stop() {
+    runtimes.values.forEach { $0.close() }
     logServer?.close()
     logServer = nil
   }
