@@ -71,6 +71,11 @@ struct PodBench: ParsableCommand {
       }
     }
     try? FileManager.default.removeItem(atPath: scratch)
+    // The pods' cgroups went with them; their parent, in each v1 hierarchy or the v2 root, goes now.
+    for hierarchy in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
+      rmdir("/sys/fs/cgroup/\(hierarchy)/\(cgroupParent)")
+    }
+    rmdir("/sys/fs/cgroup/\(cgroupParent)")
     switch result {
     case .success(let json): print(json)
     case .failure(let error): fail("bench pods: \(error)")
