@@ -1,7 +1,8 @@
-// The agent's side of the API server: plain HTTP over one keep-alive connection per thread, so
+// The agent's side of the API server: plain HTTP over keep-alive connections, so
 // the in-process agent and `skiff agent` on another machine take the same path.
 import HTTP
 import ObjectModel
+import SystemKit
 
 /// Where the API server listens, from `http://HOST:PORT`.
 public struct APIAddress: Sendable {
@@ -31,10 +32,12 @@ struct APIAnswer {
   var message: String { body["message"]?.stringValue ?? "status \(status)" }
 }
 
-/// One thread's connection; reconnects after a failure. Not for sharing between threads.
+/// Keep-alive connections to the API server, one per request in flight, so that threads can
+/// share it; a connection that failed is dropped and the next request opens a fresh one.
 final class APIClient: @unchecked Sendable {
   let address: APIAddress
-  private var connection: BlockingHTTPConnection?
+  private let lock = Lock()
+  private var idle: [BlockingHTTPConnection] = []
   private let timeoutSeconds: Int
 
   init(_ address: APIAddress, timeoutSeconds: Int = 10) {
@@ -43,7 +46,9 @@ final class APIClient: @unchecked Sendable {
   }
 
   func connect(timeoutSeconds: Int) throws(ConnectionError) -> BlockingHTTPConnection {
-    try BlockingHTTPConnection(host: address.host, port: address.port, receiveTimeoutSeconds: timeoutSeconds)
+    let connection = try BlockingHTTPConnection(host: address.host, port: address.port, receiveTimeoutSeconds: timeoutSeconds)
+    if let authorization = address.authorization { connection.extraHeaders = [("Authorization", authorization)] }
+    return connection
   }
 
   func request(_ method: String, _ path: String, body: JSON? = nil,
@@ -51,14 +56,12 @@ final class APIClient: @unchecked Sendable {
     // A keep-alive connection the server closed fails the first try; a fresh one gets a second.
     for attempt in 1...2 {
       do throws(ConnectionError) {
-        if connection == nil {
-          connection = try connect(timeoutSeconds: timeoutSeconds)
-          if let authorization = address.authorization { connection!.extraHeaders = [("Authorization", authorization)] }
-        }
+        var connection = lock.withLock { idle.popLast() }
+        if connection == nil { connection = try connect(timeoutSeconds: timeoutSeconds) }
         let response = try connection!.request(method, path, body: body?.serialized() ?? [], contentType: contentType)
+        lock.withLock { idle.append(connection!) }
         return APIAnswer(status: response.status, body: (try? JSON.parse(response.body)) ?? [:])
       } catch {
-        connection = nil
         if attempt == 2 { throw error }
       }
     }

@@ -11,6 +11,9 @@ public struct AgentSettings: Sendable {
   /// Kubernetes' back-off: 10 s doubling to 300 s; tests shorten it.
   public var restartBackoffSeconds = 10.0
   public var maxRestartBackoffSeconds = 300.0
+  /// Pods started at once: enough that a slow `runc create` holds back no other pod, few enough
+  /// that a burst of pods does not fork a hundred runtimes at once on a small node.
+  public var podWorkers = 4
   /// Where the agent keeps its own files (statvfs of it is the node's ephemeral-storage).
   public var dataDir: String
 
@@ -26,6 +29,7 @@ public struct AgentSettings: Sendable {
     if let runtime = section.runtime { self.runtime = runtime }
     if let base = section.restartBackoffSeconds { restartBackoffSeconds = base }
     if let ceiling = section.maxRestartBackoffSeconds { maxRestartBackoffSeconds = ceiling }
+    if let workers = section.podWorkers { podWorkers = workers }
   }
 
   /// `HOST:PORT`, as `--listen` and `agent.listen` write it.

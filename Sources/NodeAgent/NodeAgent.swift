@@ -36,8 +36,10 @@ public final class NodeAgent: @unchecked Sendable {
   var listed = false
   var nodeRegistered = false
   var leaseDue = 0.0
-  lazy var api = APIClient(address, timeoutSeconds: 5)
-  lazy var journal = PodJournal(dataDir: settings.dataDir)
+  /// Shared by the sync workers, each request on a connection of its own.
+  let api: APIClient
+  let journal: PodJournal
+  let syncWorkers: SyncWorkers
   let leaseSeconds = 10.0
 
   public init(settings: AgentSettings, kernel: Kernel, server: APIAddress) throws(AgentSettingsError) {
@@ -49,6 +51,9 @@ public final class NodeAgent: @unchecked Sendable {
     self.settings = settings
     self.kernel = kernel
     self.address = server
+    api = APIClient(server, timeoutSeconds: 5)
+    journal = PodJournal(dataDir: settings.dataDir)
+    syncWorkers = SyncWorkers(count: settings.podWorkers)
     runtimes = Dictionary(kernel.extensions.runtimes.map { ($0.name, RuntimeCalls(loop: kernel.loop, runtime: $0)) },
                           uniquingKeysWith: { first, _ in first })
     self.runtime = runtimes[runtime.name]!
@@ -69,8 +74,10 @@ public final class NodeAgent: @unchecked Sendable {
     startThread { [self] in watchPods() }
   }
 
-  /// Stops serving; containers keep running (a restarted agent re-adopts them). Loop only.
+  /// Stops serving and calling the runtimes; containers keep running (a restarted agent
+  /// re-adopts them). Loop only.
   public func stop() {
+    runtimes.values.forEach { $0.close() }
     logServer?.close()
     logServer = nil
   }

@@ -4,6 +4,7 @@
 import Glibc
 import Kernel
 import ObjectModel
+import Synchronization
 
 /// One instance of a container and the restarts of its name so far.
 final class ContainerState {
@@ -81,9 +82,13 @@ extension NodeAgent {
         nextWake = leaseDue
       }
       let observed = observeRuntime()
-      for state in pods.values where !state.terminating {
-        if let due = sync(state, observed: observed) { nextWake = min(nextWake, due) }
-      }
+      let due = Mutex(nextWake)
+      syncWorkers.runAll(pods.values.filter { !$0.terminating }.map { state in
+        { [self] in
+          if let next = sync(state, observed: observed) { due.withLock { $0 = min($0, next) } }
+        }
+      })
+      nextWake = due.withLock { $0 }
       publishLogIndex()
       // A pass a second while containers run, to notice exits; none at all while idle.
       if pods.values.contains(where: { !$0.finished && !$0.terminating && $0.pod != nil }) {

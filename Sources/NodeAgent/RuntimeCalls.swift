@@ -17,6 +17,9 @@ final class RuntimeCalls: @unchecked Sendable {
   private let loop: EventLoop
   private let vtable: skiff_runtime_plugin
   let name: String
+  /// Set on the loop when the agent stops, before the kernel stops the plugins: a call still in
+  /// the loop's queue then must not reach a plugin that is gone. Loop only.
+  private var closed = false
 
   init(loop: EventLoop, runtime: Extension<skiff_runtime_plugin>) {
     self.loop = loop
@@ -29,6 +32,12 @@ final class RuntimeCalls: @unchecked Sendable {
     let arrived = WakeSignal()
     var status = SKIFF_ERROR
     var json: [UInt8] = []
+  }
+
+  /// Refuses every later call. Loop only.
+  func close() {
+    loop.preconditionInEventLoop()
+    closed = true
   }
 
   /// Runs `slot` on the loop and waits for its result. Never call from the loop itself.
@@ -45,14 +54,17 @@ final class RuntimeCalls: @unchecked Sendable {
     let vtable = vtable
     let taken = WakeSignal()
     nonisolated(unsafe) var returned = SKIFF_ERROR
-    loop.execute {
-      returned = slot(vtable, done)
+    nonisolated(unsafe) var stopping = false
+    loop.execute { [self] in
+      stopping = closed
+      if !stopping { returned = slot(vtable, done) }
       taken.raise()
     }
     taken.wait(seconds: nil)
     guard returned == SKIFF_OK else {
       Unmanaged<Completion>.fromOpaque(token).release()
-      throw RuntimeError(status: returned, reason: StatusName.of(returned), message: "the \(name) runtime refused the call")
+      throw RuntimeError(status: returned, reason: StatusName.of(returned),
+                         message: stopping ? "the agent is stopping" : "the \(name) runtime refused the call")
     }
     completion.arrived.wait(seconds: nil)
     let result = (try? JSON.parse(completion.json)) ?? [:]

@@ -185,11 +185,13 @@ public struct AgentSection: Sendable {
   /// The first restart back-off and its ceiling, in seconds (Kubernetes: 10 and 300).
   public let restartBackoffSeconds: Double?
   public let maxRestartBackoffSeconds: Double?
+  /// How many pods the agent starts at once; default 4.
+  public let podWorkers: Int?
   public let mark: SourceMark
 
   init(_ node: YAMLNode) throws(ProfileError) {
     let fields = try Fields(node, named: "agent section", allowed: [
-      "nodeName", "listen", "runtime", "restartBackoffSeconds", "maxRestartBackoffSeconds"])
+      "nodeName", "listen", "runtime", "restartBackoffSeconds", "maxRestartBackoffSeconds", "podWorkers"])
     mark = node.mark
     nodeName = try fields.optional("nodeName").map { node throws(ProfileError) in try string(node, "nodeName") }
     listen = try fields.optional("listen").map { node throws(ProfileError) in try string(node, "listen") }
@@ -203,6 +205,12 @@ public struct AgentSection: Sendable {
     }
     restartBackoffSeconds = try seconds("restartBackoffSeconds")
     maxRestartBackoffSeconds = try seconds("maxRestartBackoffSeconds")
+    podWorkers = try fields.optional("podWorkers").map { node throws(ProfileError) in
+      guard let count = Int(try string(node, "podWorkers")), count >= 1 else {
+        throw ProfileError("'podWorkers' must be a whole number of at least 1, not \(node.kindDescription)", at: node.mark)
+      }
+      return count
+    }
   }
 }
 

@@ -7,7 +7,7 @@ import SystemKit
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run a benchmark and print its figures (the last line is one JSON object).",
-    subcommands: [ABIBench.self, APIBench.self, SchedulerBench.self])
+    subcommands: [ABIBench.self, APIBench.self, PodBench.self, SchedulerBench.self])
 }
 
 /// Monotonic nanoseconds.
