@@ -45,6 +45,7 @@ deps:
 test-deps:
 	@scripts/ensure-packages $(TEST_PACKAGES)
 	@python3 -c "import kubernetes" 2>/dev/null || python3 -m pip install -q kubernetes
+	@python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q websockets
 
 clean:
 	rm -rf .build

@@ -57,7 +57,7 @@ let package = Package(
     // Swift conveniences over skiff.h for plugin authors; linked into each plugin.
     .target(name: "PluginKit", dependencies: ["SkiffABI", "SystemKit"]),
     // HTTP/1.1 server on the kernel's loop, for the Kubernetes API server.
-    .target(name: "HTTP", dependencies: ["Kernel", "CLibUV", "CHTTPParser"]),
+    .target(name: "HTTP", dependencies: ["Kernel", "CLibUV", "CHTTPParser", "CZlib"]),
     // Kubernetes objects as JSON documents, and the three patch formats; no Foundation, no deps.
     .target(name: "ObjectModel"),
     // The scheduling framework: queue, snapshot of C structs, cycle, binding; policy in plugins.

@@ -1,5 +1,6 @@
 // Starts a host process as a container needs it: in a session and process group of its own,
-// stdin from /dev/null, stdout and stderr on the descriptors given, signal dispositions reset,
+// stdin from /dev/null (or the descriptor given, a terminal's slave perhaps: then it becomes the
+// session's controlling terminal), stdout and stderr on the descriptors given, signal dispositions reset,
 // and placed in its cgroups by the parent before the command runs.
 import FoundationEssentials
 import Glibc
@@ -8,7 +9,8 @@ enum ProcessLauncher {
   /// Forks; the child waits on a gate while `place` acts on its pid (cgroup.procs), then execs.
   /// Returns the pid once exec has succeeded; throws what failed otherwise (the child is reaped).
   static func launch(executable: String, arguments: [String], environment: [String],
-                     workingDir: String, stdout: Int32, stderr: Int32,
+                     workingDir: String, stdin: Int32? = nil, stdout: Int32, stderr: Int32,
+                     controllingTerminal: Bool = false,
                      place: (pid_t) throws(SystemError) -> Void) throws(SystemError) -> pid_t {
     let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
     guard devNull >= 0 else { throw SystemError("opening /dev/null") }
@@ -25,8 +27,8 @@ enum ProcessLauncher {
     }
 
     let plan = ChildPlan(executable: executable, arguments: arguments, environment: environment,
-                         workingDir: workingDir, stdio: (devNull, stdout, stderr),
-                         gate: gate[0], report: report[1])
+                         workingDir: workingDir, stdio: (stdin ?? devNull, stdout, stderr),
+                         controllingTerminal: controllingTerminal, gate: gate[0], report: report[1])
     defer { plan.release() }
 
     // With every signal blocked across fork, no handler of this process (libuv's among them)
@@ -93,6 +95,7 @@ enum ProcessLauncher {
     if dup2(plan.stdio.0, 0) < 0 || dup2(plan.stdio.1, 1) < 0 || dup2(plan.stdio.2, 2) < 0 {
       _exit(127)
     }
+    if plan.controllingTerminal && plan.ioctl(0, GNU.tiocsctty, 0) != 0 { _exit(127) }
     // Handled signals reset on exec by themselves; ignored ones (SIGPIPE is, in Swift processes)
     // would stay ignored in the container.
     var signal: Int32 = 1
@@ -129,6 +132,8 @@ private struct ChildPlan {
   let environment: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
   let workingDir: UnsafeMutablePointer<CChar>
   let stdio: (Int32, Int32, Int32)
+  let controllingTerminal: Bool
+  let ioctl: GNU.IoctlValue
   let gate: Int32
   let report: Int32
   let defaultAction: UnsafeMutablePointer<sigaction>
@@ -138,7 +143,7 @@ private struct ChildPlan {
   let closeRange: GNU.CloseRange
 
   init(executable: String, arguments: [String], environment: [String], workingDir: String,
-       stdio: (Int32, Int32, Int32), gate: Int32, report: Int32) {
+       stdio: (Int32, Int32, Int32), controllingTerminal: Bool, gate: Int32, report: Int32) {
     func cStrings(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
       let list = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
       for (i, string) in strings.enumerated() { list[i] = strdup(string) }
@@ -150,6 +155,8 @@ private struct ChildPlan {
     self.environment = cStrings(environment)
     self.workingDir = strdup(workingDir)
     self.stdio = stdio
+    self.controllingTerminal = controllingTerminal
+    ioctl = GNU.ioctlValue
     self.gate = gate
     self.report = report
     defaultAction = .allocate(capacity: 1)

@@ -390,25 +390,17 @@ final class ProcessRuntime: @unchecked Sendable {
 
   // MARK: Exec
 
-  /// Runs a command to completion in a running container's environment, working directory and
-  /// cgroups, on a thread of its own (it may run for long).
+  /// Runs a command in a running container's environment, working directory and cgroups: to
+  /// completion on a thread of its own, or, for a stream, answering at once with the socket that
+  /// carries its stdin, output and exit status (ExecStream).
   func exec(in id: String, _ json: Data, done: skiff_done) {
     let record: ContainerRecord
-    let command: [String]
-    let timeout: Double?
+    let request: ExecRequest
     do throws(RuntimeFailure) {
-      let request = try RuntimeJSON.decode(ExecRequest.self, from: json, what: "exec request")
-      timeout = request.timeout.flatMap { $0 > 0 ? $0 : nil }
-      // Streaming exec (a terminal, or stdin) needs a connection to the client; it arrives with
-      // the node agent. Until then exec runs commands to completion.
-      guard request.tty != true, request.stdin != true else {
-        throw RuntimeFailure(SKIFF_UNSUPPORTED, "Unsupported", "exec with tty or stdin is not "
-          + "supported by the process runtime yet")
-      }
+      request = try RuntimeJSON.decode(ExecRequest.self, from: json, what: "exec request")
       guard !request.cmd.isEmpty else {
         throw RuntimeFailure(SKIFF_INVALID, "InvalidArgument", "exec request: cmd is empty")
       }
-      command = request.cmd
       record = try locked { () throws(RuntimeFailure) in
         let container = try find(id)
         guard container.record.state == .running else {
@@ -420,20 +412,58 @@ final class ProcessRuntime: @unchecked Sendable {
     } catch {
       return fail(done, error)
     }
+    let command = request.cmd
+    // CRI ExecSync's timeout: 0 or none is no limit.
+    let timeout = request.timeout.flatMap { $0 > 0 ? $0 : nil }
+    if request.streams {
+      return report(done) { () throws(RuntimeFailure) in try startStream(request, in: record) }
+    }
     startThread(name: "skiff-exec-\(id)") { [self] in
       report(done) { () throws(RuntimeFailure) in try runToCompletion(command, in: record, timeout: timeout) }
     }
   }
 
-  private func runToCompletion(_ command: [String], in record: ContainerRecord, timeout: Double?) throws(RuntimeFailure)
+  /// Launches the command on pipes or a terminal and hands them to an ExecStream.
+  private func startStream(_ request: ExecRequest, in record: ContainerRecord) throws(RuntimeFailure)
     -> [String: Any] {
-    let environment = Self.environment(record.envs)
-    let searchPath = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+    let executable = try resolve(request.cmd, in: record)
+    do throws(SystemError) {
+      let stdio = try ExecStdio.make(tty: request.tty == true, stdin: request.stdin == true)
+      let pid: pid_t
+      do throws(SystemError) {
+        pid = try ProcessLauncher.launch(
+          executable: executable, arguments: request.cmd, environment: Self.environment(record.envs),
+          workingDir: record.workingDir, stdin: stdio.child.0, stdout: stdio.child.1, stderr: stdio.child.2,
+          controllingTerminal: stdio.terminal,
+          place: ContainerCgroups(parent: record.cgroupParent, id: record.id).place)
+      } catch {
+        stdio.closeAll()
+        throw error
+      }
+      stdio.closeChildEnds()
+      let sockets = try ExecStream.socketPair()
+      // The command leads a process group of its own: ending it ends what it started.
+      try ExecStream.start(pid: pid, stdio: stdio, socket: sockets.stream) { kill(-pid, SIGKILL) }
+      return ["fd": sockets.caller]
+    } catch {
+      throw RuntimeFailure(SKIFF_ERROR, "ExecError", "\(error)")
+    }
+  }
+
+  private func resolve(_ command: [String], in record: ContainerRecord) throws(RuntimeFailure) -> String {
+    let searchPath = Self.environment(record.envs).last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
     guard let executable = ProcessLauncher.resolve(command[0], searchPath: searchPath ?? "",
                                                    workingDir: record.workingDir) else {
       throw RuntimeFailure(SKIFF_ERROR, "ExecError",
                            "exec: \"\(command[0])\": executable file not found in $PATH")
     }
+    return executable
+  }
+
+  private func runToCompletion(_ command: [String], in record: ContainerRecord, timeout: Double?) throws(RuntimeFailure)
+    -> [String: Any] {
+    let environment = Self.environment(record.envs)
+    let executable = try resolve(command, in: record)
     var outPipe: [Int32] = [-1, -1]
     var errPipe: [Int32] = [-1, -1]
     guard GNU.pipe2(&outPipe, O_CLOEXEC) == 0, GNU.pipe2(&errPipe, O_CLOEXEC) == 0 else {

@@ -69,7 +69,7 @@ struct LinuxResources: Codable, Equatable {
   var pidsLimit: Int64?
 }
 
-/// An exec request. Streams and terminals are not offered yet.
+/// An exec request: run to completion, or, with a terminal, stdin or `stream`, a stream (docs/runtime.md).
 struct ExecRequest: Decodable {
   var cmd: [String]
   var tty: Bool?
@@ -77,6 +77,11 @@ struct ExecRequest: Decodable {
   /// Seconds after which the command is killed and the exec fails (CRI ExecSync's timeout); 0 or
   /// none: no limit.
   var timeout: Double?
+  /// A stream without stdin or a terminal: output as it comes, for `kubectl exec` without -i/-t.
+  var stream: Bool?
+
+  /// Whether the answer is a socket (ExecStream) rather than the collected output.
+  var streams: Bool { tty == true || stdin == true || stream == true }
 }
 
 // MARK: Records

@@ -166,6 +166,10 @@ public final class APIServer: @unchecked Sendable {
       try getScale(target, responder)
     case ("GET", .some, "log"):
       try podLog(request, target, responder)
+    case ("GET", .some, "exec"), ("POST", .some, "exec"):
+      try podExec(request, target, responder)
+    case ("GET", .some, "portforward"), ("POST", .some, "portforward"):
+      try podPortForward(request, target, responder)
     case ("POST", nil, nil):
       try create(request, target, responder)
     case ("POST", .some, "binding"):

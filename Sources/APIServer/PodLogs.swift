@@ -11,12 +11,24 @@ extension APIServer {
     let (_, pod) = try current(target)
     let name = target.name ?? ""
     let container = try Self.logContainer(pod, requested: request.queryValue("container"))
+    let (address, port) = try nodeAgentEndpoint(of: pod)
+    let passed = ["follow", "tailLines", "previous", "timestamps", "limitBytes", "sinceSeconds", "sinceTime"]
+    let query = request.query.filter { passed.contains($0.0) }.map { "\($0.0)=\(Self.percentEncoded($0.1))" }
+    let path = "/containerLogs/\(target.namespace ?? "default")/\(name)/\(container)"
+      + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+    relayLog(from: address, port: port, path: path, to: responder)
+  }
+
+  /// Where the agent of the pod's node serves the kubelet's endpoints: the Node's InternalIP and
+  /// kubeletEndpoint port.
+  func nodeAgentEndpoint(of pod: JSON) throws(APIError) -> (host: String, port: Int) {
+    let name = pod[path: ["metadata", "name"]]?.stringValue ?? ""
     guard let nodeName = pod[path: ["spec", "nodeName"]]?.stringValue, !nodeName.isEmpty else {
       throw APIError.badRequest("pod \(name) does not have a host assigned")
     }
     guard let nodes = catalog.lookup(group: "", version: "v1", resource: "nodes"),
           let kv = store.get(nodes.key(namespace: nil, name: nodeName)) else {
-      throw APIError(404, "NotFound", "node \"\(nodeName)\" of pod \(name) not found: no agent serves its logs")
+      throw APIError(404, "NotFound", "node \"\(nodeName)\" of pod \(name) not found: no agent serves it")
     }
     let node = StoredObject.decode(kv)
     let address = (node[path: ["status", "addresses"]]?.arrayValue ?? [])
@@ -24,11 +36,7 @@ extension APIServer {
     guard let address, let port = node[path: ["status", "daemonEndpoints", "kubeletEndpoint", "Port"]]?.intValue, port > 0 else {
       throw APIError.badRequest("node \(nodeName) reports no InternalIP and kubelet port: is its node agent running?")
     }
-    let passed = ["follow", "tailLines", "previous", "timestamps", "limitBytes", "sinceSeconds", "sinceTime"]
-    let query = request.query.filter { passed.contains($0.0) }.map { "\($0.0)=\(Self.percentEncoded($0.1))" }
-    let path = "/containerLogs/\(target.namespace ?? "default")/\(name)/\(container)"
-      + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
-    relayLog(from: address, port: Int(port), path: path, to: responder)
+    return (address, Int(port))
   }
 
   /// The container a log request means: the one asked for, the pod's default-container
@@ -103,7 +111,7 @@ extension APIServer {
     return body
   }
 
-  private static func percentEncoded(_ value: String) -> String {
+  static func percentEncoded(_ value: String) -> String {
     var output = ""
     for byte in value.utf8 {
       let char = Character(Unicode.Scalar(byte))

@@ -6,3 +6,13 @@
 static inline int skiff_inflate_init_gzip(z_stream *stream) {
   return inflateInit2(stream, 15 + 32);
 }
+
+/* Plain zlib streams, for SPDY's compressed header blocks (each side's stream spans the whole
+ * session and starts from SPDY's preset dictionary). */
+static inline int skiff_inflate_init_zlib(z_stream *stream) {
+  return inflateInit(stream);
+}
+
+static inline int skiff_deflate_init_zlib(z_stream *stream, int level) {
+  return deflateInit(stream, level);
+}

@@ -222,6 +222,15 @@ public final class TCPConnection: Connection {
     closeTimer = loop.scheduleTimer(after: Self.drainLimitMs) { [self] _ in finishClose() }
   }
 
+  /// Half-closes: the peer reads end of stream once what is queued has gone, and may still send
+  /// (port-forward's client has finished its request but waits for the answer).
+  public func finishWriting() {
+    loop.preconditionInEventLoop()
+    guard state == .open else { return }
+    let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+    if uv_shutdown(request, tcp.stream, { request, _ in request!.deallocate() }) != 0 { request.deallocate() }
+  }
+
   public func onClose(_ callback: @escaping () -> Void) {
     if closeCallbacks == nil { callback() } else { closeCallbacks!.append(callback) }
   }
@@ -333,4 +342,74 @@ extension UnsafeMutablePointer where Pointee == uv_tcp_t {
   var handle: UnsafeMutablePointer<uv_handle_t> {
     UnsafeMutableRawPointer(self).assumingMemoryBound(to: uv_handle_t.self)
   }
+}
+
+/// Why an outgoing connection could not be made or adopted.
+public struct SocketError: Error, CustomStringConvertible {
+  public let description: String
+}
+
+extension TCPConnection {
+  /// Connects to `host` (an IPv4 or IPv6 literal) and `port`; `completion` runs on the loop with
+  /// the connection, or with why there is none.
+  public static func connect(loop: EventLoop, host: String, port: Int,
+                             completion: @escaping (Result<TCPConnection, SocketError>) -> Void) {
+    loop.preconditionInEventLoop()
+    signal(SIGPIPE, SIG_IGN)
+    var address = sockaddr_storage()
+    let literal = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+    let parsed = (0...65535).contains(port) && withUnsafeMutableBytes(of: &address) { raw in
+      uv_ip4_addr(literal, Int32(port), raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)) == 0
+        || uv_ip6_addr(literal, Int32(port), raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self)) == 0
+    }
+    guard parsed else {
+      return loop.execute { completion(.failure(SocketError(description: "cannot connect to \(host):\(port): not an IP address and port"))) }
+    }
+    let connection = TCPConnection(loop: loop, readBuffer: ReadBuffer())
+    let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+    request.pointee.data = Unmanaged.passRetained(ConnectCompletion { status in
+      guard status == 0 else {
+        connection.discard()
+        return completion(.failure(SocketError(description: "cannot connect to \(host):\(port): \(String(cString: uv_strerror(status)))")))
+      }
+      uv_tcp_nodelay(connection.tcp, 1)
+      completion(.success(connection))
+    }).toOpaque()
+    let status = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+        uv_tcp_connect(request, connection.tcp, address) { request, status in
+          let completion = Unmanaged<ConnectCompletion>.fromOpaque(request!.pointee.data).takeRetainedValue()
+          request!.deallocate()
+          completion.body(status)
+        }
+      }
+    }
+    if status != 0 {
+      Unmanaged<ConnectCompletion>.fromOpaque(request.pointee.data).release()
+      request.deallocate()
+      connection.discard()
+      loop.execute { completion(.failure(SocketError(description: "cannot connect to \(host):\(port): \(String(cString: uv_strerror(status)))"))) }
+    }
+  }
+
+  /// Takes over a connected stream socket, TCP or AF_UNIX (a runtime's exec stream): libuv's
+  /// stream operations are the same for both, and uv_tcp_open checks no address family. The
+  /// connection owns the descriptor from then on.
+  public static func adopting(socket fd: Int32, loop: EventLoop) throws(SocketError) -> TCPConnection {
+    loop.preconditionInEventLoop()
+    signal(SIGPIPE, SIG_IGN)
+    let connection = TCPConnection(loop: loop, readBuffer: ReadBuffer())
+    let status = uv_tcp_open(connection.tcp, fd)
+    guard status == 0 else {
+      connection.discard()
+      Glibc.close(fd)
+      throw SocketError(description: "cannot use socket \(fd): \(String(cString: uv_strerror(status)))")
+    }
+    return connection
+  }
+}
+
+private final class ConnectCompletion {
+  let body: (Int32) -> Void
+  init(_ body: @escaping (Int32) -> Void) { self.body = body }
 }

@@ -9,6 +9,10 @@ import ObjectModel
 enum ContainerLogs {
   /// Where one container's logs are, as the sync thread last saw them.
   struct Entry: Sendable {
+    /// The current instance's runtime id and the runtime that runs it (the pod's RuntimeClass
+    /// handler or the profile's), for exec.
+    var id: String?
+    var runtime: String
     var current: String?
     var previous: String?
     var running: Bool
@@ -44,7 +48,7 @@ enum ContainerLogs {
       return responder.respond(status: 200, headers: [("Content-Type", "text/plain")], body: Array("ok".utf8))
     }
     guard request.method == "GET", parts.count == 4, parts[0] == "containerLogs" else {
-      return fail(responder, 404, "NotFound", "the node agent serves /containerLogs/NAMESPACE/POD/CONTAINER and /healthz")
+      return fail(responder, 404, "NotFound", "the node agent serves /containerLogs/NAMESPACE/POD/CONTAINER, /exec/NAMESPACE/POD/CONTAINER and /healthz")
     }
     let (namespace, pod, container) = (parts[1], parts[2], parts[3])
     let options = Options(request)

@@ -63,7 +63,13 @@ public final class NodeAgent: @unchecked Sendable {
   public func start() throws {
     kernel.loop.preconditionInEventLoop()
     let server = HTTPServer(loop: kernel.loop) { [self] request, responder in
-      ContainerLogs.serve(request, responder, agent: self)
+      if request.path.hasPrefix("/exec/") {
+        ContainerExec.serve(request, responder, agent: self)
+      } else if request.path.hasPrefix("/portForward/") {
+        PortForward.serve(request, responder, agent: self)
+      } else {
+        ContainerLogs.serve(request, responder, agent: self)
+      }
     }
     port = try server.listen(host: settings.listenHost, port: settings.listenPort)
     logServer = server

@@ -351,6 +351,7 @@ extension NodeAgent {
       guard let pod = state.pod else { continue }
       for container in state.containers.values {
         index["\(pod.namespace)/\(pod.name)/\(container.name)"] = ContainerLogs.Entry(
+          id: container.id, runtime: (state.runtime ?? runtime).name,
           current: container.current["logPath"]?.stringValue, previous: container.previous?["logPath"]?.stringValue,
           running: container.isRunning)
       }

@@ -126,4 +126,33 @@ final class RuntimeCalls: @unchecked Sendable {
       bytes.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { vtable.exec(vtable.`self`, id, $0.baseAddress, $0.count, done) } }
     }
   }
+
+  /// A streaming exec, from the loop: `completion` runs on the loop with the runtime's answer,
+  /// `{"fd": n}` of the stream socket, which the caller then owns.
+  func startExec(_ id: String, _ request: JSON, completion: @escaping (Result<JSON, RuntimeError>) -> Void) {
+    loop.preconditionInEventLoop()
+    let loop = loop, name = name
+    final class Answer: @unchecked Sendable {
+      let body: (Result<JSON, RuntimeError>) -> Void
+      init(_ body: @escaping (Result<JSON, RuntimeError>) -> Void) { self.body = body }
+    }
+    let token = Unmanaged.passRetained(Answer { result in loop.execute { completion(result) } }).toOpaque()
+    let done = skiff_done(fn: { token, status, json, length in
+      let answer = Unmanaged<Answer>.fromOpaque(token!).takeRetainedValue()
+      let bytes = json.map { Array(UnsafeRawBufferPointer(start: $0, count: length)) } ?? []
+      let result = (try? JSON.parse(bytes)) ?? [:]
+      answer.body(status == SKIFF_OK ? .success(result) : .failure(RuntimeError(
+        status: status, reason: result["reason"]?.stringValue ?? StatusName.of(status),
+        message: result["message"]?.stringValue ?? "")))
+    }, token: token)
+    let bytes = request.serialized()
+    let returned = bytes.withUnsafeBufferPointer {
+      $0.withMemoryRebound(to: CChar.self) { vtable.exec(vtable.`self`, id, $0.baseAddress, $0.count, done) }
+    }
+    if returned != SKIFF_OK {
+      Unmanaged<Answer>.fromOpaque(token).release()
+      completion(.failure(RuntimeError(status: returned, reason: StatusName.of(returned),
+                                       message: "the \(name) runtime refused the exec call")))
+    }
+  }
 }

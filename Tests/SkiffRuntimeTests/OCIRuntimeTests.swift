@@ -268,6 +268,71 @@ final class OCIRuntimeTests: XCTestCase {
     XCTAssertEqual(result.json["stderr"] as? String, "oops\n")
   }
 
+  func testStreamingExecRelaysStdinAndTheExitCode() throws {
+    try boot()
+    try importLayout()
+    let id = try run(["command": ["sh", "-c", "echo ready; exec sleep 1000"], "envs": [["key": "WHO", "value": "exec"]]])
+    try waitForLog(id, line: "ready")
+    let answer = try runtime.exec(id, ["cmd": ["sh", "-c", "cat; echo $WHO >&2; exit 4"], "stdin": true])
+    XCTAssertEqual(answer.status, SKIFF_OK, answer.text)
+    let stream = try ExecStreamClient(answer.json)
+    stream.stdin("piped\n")
+    stream.closeStdin()
+    let result = stream.readToEnd()
+    XCTAssertEqual(result.stdout, "piped\n")
+    XCTAssertEqual(result.stderr, "exec\n")
+    XCTAssertEqual(result.exitCode, 4)
+  }
+
+  func testHangingUpAStreamKillsTheCommandInTheContainer() throws {
+    try boot()
+    try importLayout()
+    let id = try run(["command": ["sh", "-c", "echo ready; exec sleep 1000"]])
+    try waitForLog(id, line: "ready")
+    // The sleep's argument marks its process on the host; runc cannot pass SIGKILL on, so the
+    // runtime kills the command by the pid runc recorded.
+    for tty in [false, true] {
+      let marker = "9\(Int.random(in: 100_000...999_999))"
+      let answer = try runtime.exec(id, ["cmd": ["sh", "-c", "echo started; exec sleep \(marker)"], "stream": true, "tty": tty])
+      XCTAssertEqual(answer.status, SKIFF_OK, answer.text)
+      let stream = try ExecStreamClient(answer.json)
+      let first = try XCTUnwrap(stream.frame())
+      XCTAssertTrue(String(decoding: first.payload, as: UTF8.self).hasPrefix("started"))
+      XCTAssertTrue(eventually { hostProcesses(containing: "sleep \(marker)") > 0 }, "tty \(tty): the command never ran")
+      stream.hangUp()
+      XCTAssertTrue(eventually { hostProcesses(containing: "sleep \(marker)") == 0 }, "tty \(tty): the command outlived its caller")
+    }
+  }
+
+  /// Live (not zombie) host processes whose command line contains `text`.
+  private func hostProcesses(containing text: String) -> Int {
+    let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
+    return pids.filter { pid in
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let end = stat.lastIndex(of: ")"),
+            !"ZX".contains(stat[stat.index(end, offsetBy: 2)]),
+            let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+      return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
+    }.count
+  }
+
+  func testStreamingExecOnATerminalInsideTheContainer() throws {
+    try boot()
+    try importLayout()
+    let id = try run(["command": ["sh", "-c", "echo ready; exec sleep 1000"]])
+    try waitForLog(id, line: "ready")
+    let answer = try runtime.exec(id, ["cmd": ["sh"], "tty": true, "stdin": true])
+    XCTAssertEqual(answer.status, SKIFF_OK, answer.text)
+    let stream = try ExecStreamClient(answer.json)
+    stream.resize(width: 91, height: 13)
+    // Output written just before the exit arrives whole.
+    stream.stdin("stty size; tty; seq 1 3000; exit 6\n")
+    let result = stream.readToEnd()
+    XCTAssertTrue(result.stdout.contains("13 91"), result.stdout)
+    XCTAssertTrue(result.stdout.contains("/dev/pts/0"), "not the container's own terminal: \(result.stdout)")
+    XCTAssertTrue(result.stdout.hasSuffix("2999\r\n3000\r\n"), String(result.stdout.suffix(200)))
+    XCTAssertEqual(result.exitCode, 6)
+  }
+
   func testStopWithGraceLetsTheProcessHandleSIGTERM() throws {
     try boot()
     try importLayout()

@@ -254,14 +254,70 @@ final class ProcessRuntimeTests: XCTestCase {
     XCTAssertEqual(slow.json["reason"] as? String, "DeadlineExceeded")
     XCTAssertEqual(Processes.withCommandLine(containing: seconds), [])
 
-    let streaming = try runtime.exec(id, ["cmd": ["sh"], "tty": true])
-    XCTAssertEqual(streaming.status, SKIFF_UNSUPPORTED)
-    XCTAssertEqual(streaming.json["reason"] as? String, "Unsupported")
-
     XCTAssertEqual(try runtime.stop(id, grace: 0).status, SKIFF_OK)
     let afterStop = try runtime.exec(id, ["cmd": ["true"]])
     XCTAssertEqual(afterStop.status, SKIFF_ERROR)
     XCTAssertEqual(afterStop.json["reason"] as? String, "ContainerNotRunning")
+  }
+
+  func testStreamingExecRelaysStdinOutputAndTheExitCode() throws {
+    try boot()
+    let (id, _) = try run(["sleep", "30"], ["envs": [["key": "FOO", "value": "bar"]]])
+    let answer = try runtime.exec(id, ["cmd": ["sh", "-c", "cat; echo $FOO >&2; exit 3"], "stdin": true])
+    XCTAssertEqual(answer.status, SKIFF_OK, answer.text)
+    let stream = try ExecStreamClient(answer.json)
+    stream.stdin("hello ")
+    stream.stdin("world\n")
+    stream.closeStdin()
+    let result = stream.readToEnd()
+    XCTAssertEqual(result.stdout, "hello world\n")
+    XCTAssertEqual(result.stderr, "bar\n")
+    XCTAssertEqual(result.exitCode, 3)
+  }
+
+  func testStreamingExecWithoutStdinStreamsOutput() throws {
+    try boot()
+    let (id, _) = try run(["sleep", "30"])
+    let answer = try runtime.exec(id, ["cmd": ["sh", "-c", "read x || echo no input; echo done"], "stream": true])
+    let result = try ExecStreamClient(answer.json).readToEnd()
+    XCTAssertEqual(result.stdout, "no input\ndone\n")
+    XCTAssertEqual(result.exitCode, 0)
+  }
+
+  func testStreamingExecOnATerminalTakesItsSizeAndInput() throws {
+    try boot()
+    let (id, _) = try run(["sleep", "30"])
+    let answer = try runtime.exec(id, ["cmd": ["sh"], "tty": true, "stdin": true])
+    XCTAssertEqual(answer.status, SKIFF_OK, answer.text)
+    let stream = try ExecStreamClient(answer.json)
+    stream.resize(width: 77, height: 11)
+    stream.stdin("stty size; tty; echo to-stderr >&2; exit 7\n")
+    let result = stream.readToEnd()
+    XCTAssertTrue(result.stdout.contains("11 77"), result.stdout)
+    XCTAssertTrue(result.stdout.contains("/dev/pts/"), result.stdout)
+    XCTAssertTrue(result.stdout.contains("to-stderr"), "a terminal carries stderr too: \(result.stdout)")
+    XCTAssertEqual(result.stderr, "")
+    XCTAssertEqual(result.exitCode, 7)
+  }
+
+  func testHangingUpAStreamEndsTheCommand() throws {
+    try boot()
+    let (id, _) = try run(["sleep", "30"])
+    let answer = try runtime.exec(id, ["cmd": ["sh", "-c", "echo $$; exec sleep 1000"], "stream": true])
+    let stream = try ExecStreamClient(answer.json)
+    let first = try XCTUnwrap(stream.frame())
+    let pid = try XCTUnwrap(pid_t(String(decoding: first.payload, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+    XCTAssertEqual(kill(pid, 0), 0)
+    stream.hangUp()
+    XCTAssertTrue(eventually { kill(pid, 0) != 0 }, "exec'd process \(pid) outlived its caller")
+  }
+
+  func testStreamingExecOfAMissingCommandFailsAtOnce() throws {
+    try boot()
+    let (id, _) = try run(["sleep", "30"])
+    let failed = try runtime.exec(id, ["cmd": ["no-such-command"], "stdin": true])
+    XCTAssertEqual(failed.status, SKIFF_ERROR)
+    XCTAssertTrue((failed.json["message"] as? String ?? "").contains("executable file not found"), failed.text)
   }
 
   func testStatusWithoutIdListsEveryContainer() throws {

@@ -451,28 +451,41 @@ final class OCIRuntime: @unchecked Sendable {
 
   // MARK: Exec
 
-  /// `runc exec` to completion, on a thread of its own: the container's environment, user and
-  /// working directory come from its bundle.
+  /// `runc exec`: to completion on a thread of its own, or, for a stream, answering at once with
+  /// the socket that carries its stdin, output and exit status (ExecStream). The container's
+  /// environment, user and working directory come from its bundle.
   func exec(in id: String, _ json: Data, done: skiff_done) {
-    let command: [String]
+    let request: ExecRequest
+    let bundle: String
     do throws(RuntimeFailure) {
-      let request = try RuntimeJSON.decode(ExecRequest.self, from: json, what: "exec request")
-      guard request.tty != true, request.stdin != true else {
-        throw RuntimeFailure(SKIFF_UNSUPPORTED, "Unsupported", "exec with tty or stdin is not supported by the oci runtime yet")
-      }
+      request = try RuntimeJSON.decode(ExecRequest.self, from: json, what: "exec request")
       guard !request.cmd.isEmpty else {
         throw RuntimeFailure(SKIFF_INVALID, "InvalidArgument", "exec request: cmd is empty")
       }
-      command = request.cmd
-      try locked { () throws(RuntimeFailure) in
+      bundle = try locked { () throws(RuntimeFailure) in
         let container = try find(id)
         guard container.record.container.state == .running else {
           throw RuntimeFailure(SKIFF_ERROR, "ContainerNotRunning", "container \(id) is "
             + "\(container.record.container.state.rawValue): exec needs a running container")
         }
+        return layout.bundle(container.record.container)
       }
     } catch {
       return fail(done, error)
+    }
+    let command = request.cmd
+    if request.streams {
+      // runc runs to its exit for a terminal: off the caller's thread.
+      startThread { [self] in
+        report(done) { () throws(RuntimeFailure) in
+          do throws(SystemError) {
+            return ["fd": try startStream(request, in: id, bundle: bundle)]
+          } catch {
+            throw RuntimeFailure(SKIFF_ERROR, "ExecError", "\(error)")
+          }
+        }
+      }
+      return
     }
     startThread { [self] in
       report(done) { () throws(RuntimeFailure) in
@@ -484,6 +497,45 @@ final class OCIRuntime: @unchecked Sendable {
                 "stderr": String(decoding: outcome.stderr, as: UTF8.self)]
       }
     }
+  }
+
+  /// Starts `runc exec` for a stream and hands it to an ExecStream; returns the caller's socket.
+  private func startStream(_ request: ExecRequest, in id: String, bundle: String) throws(SystemError) -> Int32 {
+    let scratch = "\(bundle)/exec-\(UInt32.random(in: 0...UInt32.max))"
+    let pid: pid_t
+    let stdio: ExecStdio
+    /// The command's own host pid, to kill if the caller hangs up; nil if it ended at once.
+    let commandPid: pid_t?
+    if request.tty == true {
+      let started = try runc.startExecOnTerminal(id, command: request.cmd, scratch: scratch)
+      pid = started.pid
+      stdio = ExecStdio(child: (-1, -1, -1), input: request.stdin == true ? dup(started.master) : -1,
+                        output: started.master, errors: -1, terminal: true)
+      commandPid = started.pid
+    } else {
+      stdio = try ExecStdio.make(tty: false, stdin: request.stdin == true)
+      let pidFile = "\(scratch).pid"
+      defer { unlink(pidFile) }
+      do throws(SystemError) { pid = try runc.startExec(id, command: request.cmd, stdio: stdio, pidFile: pidFile) } catch {
+        stdio.closeAll()
+        throw error
+      }
+      stdio.closeChildEnds()
+      // The command may print before runc has recorded its pid: the answer waits for the record,
+      // so that a caller who hangs up at once still ends the command.
+      commandPid = Runc.waitForPidFile(pidFile, of: pid)
+    }
+    let sockets: (caller: Int32, stream: Int32)
+    do throws(SystemError) { sockets = try ExecStream.socketPair() } catch {
+      kill(pid, SIGKILL)
+      stdio.closeAll()
+      throw error
+    }
+    // runc cannot pass SIGKILL on: the command itself is killed (and runc, if it waits, with it).
+    try ExecStream.start(pid: pid, stdio: stdio, socket: sockets.stream) {
+      if let commandPid { kill(commandPid, SIGKILL) }
+    }
+    return sockets.caller
   }
 
   // MARK: Exits

@@ -24,6 +24,64 @@ struct Runc: Sendable {
                  limit: limit)
   }
 
+  /// `runc exec` on pipes, without waiting for it: runc hands the descriptors to the command
+  /// itself. The command's host pid goes to `pidFile`. Returns runc's pid, whose exit status is the
+  /// command's.
+  func startExec(_ id: String, command: [String], stdio: ExecStdio, pidFile: String) throws(SystemError) -> pid_t {
+    unlink(pidFile)
+    return try ProcessLauncher.launch(
+      executable: path, arguments: [path, "--root", root, "exec", "--pid-file", pidFile, id] + command,
+      environment: ["PATH=\(ProcessRuntime.defaultPath)"], workingDir: "/", stdin: stdio.child.0,
+      stdout: stdio.child.1, stderr: stdio.child.2, place: { _ in })
+  }
+
+  /// The pid `runc exec --pid-file` records once the command runs; nil if runc exits first (it
+  /// could not start the command, or the command ended at once). runc writes the file by
+  /// renaming, so it is never read half written; runc is peeked at, not reaped.
+  static func waitForPidFile(_ path: String, of runc: pid_t) -> pid_t? {
+    while true {
+      if let text = KernelFiles.read(path), let pid = pid_t(text.filter(\.isNumber)) { return pid }
+      guard let stat = KernelFiles.read("/proc/\(runc)/stat"), let end = stat.lastIndex(of: ")"),
+            !"ZX".contains(stat[stat.index(end, offsetBy: 2)]) else { return nil }
+      usleep(1000)
+    }
+  }
+
+  /// `runc exec --tty --detach`: runc makes the command a terminal inside the container and sends
+  /// its master here over a console socket, as containerd's shim has it, so that output is read
+  /// from the terminal itself (runc's own copying in the foreground can lose the last output when
+  /// the command exits). runc exits once the command runs; the command, orphaned, comes to this
+  /// process as the child subreaper. Blocks while runc runs. Returns the command's host pid and
+  /// the terminal's master.
+  func startExecOnTerminal(_ id: String, command: [String], scratch: String) throws(SystemError)
+    -> (pid: pid_t, master: Int32) {
+    // A unix socket's path is short (108 bytes), too short for bundle paths: a private folder.
+    var template = Array("/tmp/skiff-console-XXXXXX".utf8CString)
+    guard mkdtemp(&template) != nil else { throw SystemError("creating a folder for runc's console socket") }
+    let folder = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let socketPath = "\(folder)/socket", pidFile = "\(scratch).pid"
+    defer {
+      unlink(socketPath)
+      rmdir(folder)
+      unlink(pidFile)
+    }
+    let listener = try ConsoleSocket.listen(at: socketPath)
+    defer { close(listener) }
+    let outcome = try run(["exec", "--tty", "--detach", "--console-socket", socketPath, "--pid-file", pidFile, id] + command)
+    guard outcome.exitCode == 0 else {
+      throw SystemError(message: "runc exec: \(Self.text(outcome.stderr + outcome.stdout))")
+    }
+    guard let text = KernelFiles.read(pidFile), let pid = pid_t(text.filter(\.isNumber)) else {
+      throw SystemError(message: "runc exec wrote no pid to \(pidFile)")
+    }
+    do throws(SystemError) {
+      return (pid, try ConsoleSocket.receiveTerminal(from: listener))
+    } catch {
+      kill(pid, SIGKILL)
+      throw error
+    }
+  }
+
   /// `runc create` then `runc start`, with the container's stdout and stderr on the descriptors
   /// given (runc hands its own to the container). Returns the container's init pid.
   func createAndStart(_ id: String, bundle: String, stdout: Int32, stderr: Int32) throws(SystemError) -> pid_t {
@@ -119,6 +177,63 @@ struct Runc: Sendable {
       }
     }
     return (outputs[0], outputs[1])
+  }
+}
+
+/// The console socket of `runc --console-socket`: runc connects and sends the terminal master it
+/// made as SCM_RIGHTS ancillary data (with the terminal's name as the message).
+enum ConsoleSocket {
+  static func listen(at path: String) throws(SystemError) -> Int32 {
+    unlink(path)
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+    guard fd >= 0 else { throw SystemError("creating a console socket") }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+      close(fd)
+      throw SystemError(message: "console socket path \(path) is too long for a unix socket")
+    }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+      raw.copyBytes(from: bytes)
+      raw[bytes.count] = 0
+    }
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard bound == 0, Glibc.listen(fd, 1) == 0 else {
+      close(fd)
+      throw SystemError("binding console socket \(path)")
+    }
+    return fd
+  }
+
+  /// The master runc sent: its connection is queued by now (runc has exited), so nothing waits.
+  static func receiveTerminal(from listener: Int32) throws(SystemError) -> Int32 {
+    let connection = accept(listener, nil, nil)
+    guard connection >= 0 else { throw SystemError("accepting runc's console socket connection") }
+    defer { close(connection) }
+    _ = fcntl(connection, F_SETFL, fcntl(connection, F_GETFL) & ~O_NONBLOCK)
+    var name = [UInt8](repeating: 0, count: 4096)
+    // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; int fd; } padded: 24 bytes.
+    var control = [UInt8](repeating: 0, count: 64)
+    let received: Int32 = name.withUnsafeMutableBytes { data in
+      control.withUnsafeMutableBytes { ancillary in
+        var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+        return withUnsafeMutablePointer(to: &vector) { vector in
+          var message = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: vector, msg_iovlen: 1,
+                               msg_control: ancillary.baseAddress, msg_controllen: ancillary.count, msg_flags: 0)
+          let msgCmsgCloexec: Int32 = 0x4000_0000  // MSG_CMSG_CLOEXEC
+          guard recvmsg(connection, &message, msgCmsgCloexec) >= 0, message.msg_controllen >= 20 else { return -1 }
+          let scmRights: Int32 = 1  // SCM_RIGHTS
+          guard ancillary.load(fromByteOffset: 8, as: Int32.self) == SOL_SOCKET,
+                ancillary.load(fromByteOffset: 12, as: Int32.self) == scmRights else { return -1 }
+          return ancillary.load(fromByteOffset: 16, as: Int32.self)
+        }
+      }
+    }
+    guard received >= 0 else { throw SystemError(message: "runc sent no terminal over its console socket") }
+    return received
   }
 }
 

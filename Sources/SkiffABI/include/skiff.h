@@ -473,8 +473,11 @@ typedef struct skiff_runtime_plugin {
   skiff_status (*container_status)(void *self, const char *container_id, skiff_done done);
   /* Result: {"path": "..."} of the container's log file (CRI log format). */
   skiff_status (*container_logs)(void *self, const char *container_id, skiff_done done);
-  /* Request JSON: {"cmd": [...], "tty": bool, "stdin": bool}. Result: {"exitCode": n,
-   * "stdout": "...", "stderr": "..."}, or, for streams, {"fd": n} of a connected socket. */
+  /* Request JSON: {"cmd": [...], "tty": bool, "stdin": bool, "stream": bool}. Result, once the
+   * command ends: {"exitCode": n, "stdout": "...", "stderr": "..."}. With tty, stdin or stream
+   * true, at once: {"fd": n}, a connected socket the caller owns (and closes) carrying frames
+   * [channel u8][length u32 big-endian][payload]: 0 stdin, 1 stdout, 2 stderr, 3 the final
+   * {"exitCode": n}, 4 resize {"Width", "Height"}, 255 [0] close stdin (docs/runtime.md). */
   skiff_status (*exec)(void *self, const char *container_id, const char *request, size_t len,
                        skiff_done done);
   /* Request JSON: {"image": "ref", "auth": {...}}. Result: {"imageRef": "..."}. */
