@@ -44,7 +44,10 @@ struct StateLayout {
   }
 }
 
-final class ProcessRuntime: @unchecked Sendable {
+final class ProcessRuntime: RuntimeSlots, @unchecked Sendable {
+  static let sandboxStopThread = SlotThread.loop
+  static let containerStopThread = SlotThread.loop
+
   /// A container's PATH unless its config sets one (what images usually set).
   static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   /// Exec output beyond this is dropped: the result travels as one JSON document.
@@ -52,7 +55,7 @@ final class ProcessRuntime: @unchecked Sendable {
 
   private let layout: StateLayout
   private let defaultCgroupParent: String
-  private let lock = Lock()
+  let lock = Lock()
   private var sandboxes: [String: SandboxRecord] = [:]
   private var containers: [String: Container] = [:]
   /// Set by `detach`: from then on this instance leaves processes and files to the next one.
@@ -658,12 +661,6 @@ final class ProcessRuntime: @unchecked Sendable {
 
   // MARK: Helpers
 
-  private func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-    lock.lock()
-    defer { lock.unlock() }
-    return try body()
-  }
-
   /// Under the lock. Records are small; keeping writes in order matters more than the lock time.
   private func persist(_ record: ContainerRecord) {
     do {
@@ -685,23 +682,6 @@ final class ProcessRuntime: @unchecked Sendable {
   private func detachedFailure(_ what: String) -> RuntimeFailure {
     RuntimeFailure(SKIFF_ERROR, "RuntimeStopped", "the runtime stopped before \(what) exited; "
       + "the next start re-adopts it")
-  }
-
-  private func attempt(_ reason: String, _ body: () throws -> Void) throws(RuntimeFailure) {
-    do { try body() } catch { throw RuntimeFailure(SKIFF_ERROR, reason, "\(error)") }
-  }
-
-  /// Completes `done` with the body's result or its failure.
-  private func report(_ done: skiff_done, _ body: () throws(RuntimeFailure) -> [String: Any]) {
-    do {
-      done.complete(SKIFF_OK, json: PluginJSON.encode(try body()))
-    } catch {
-      fail(done, error)
-    }
-  }
-
-  private func fail(_ done: skiff_done, _ failure: RuntimeFailure) {
-    done.fail(failure.status, reason: failure.reason, message: failure.message)
   }
 }
 

@@ -70,7 +70,7 @@ private let startRuntime: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?,
     PluginHost.error("config.stateDir: \(error)")
     return SKIFF_ERROR
   }
-  let status = PluginHost.register(processVTable(runtime))
+  let status = PluginHost.register(runtimeVTable(runtime, name: "process"))
   guard status == SKIFF_OK else {
     runtime.detach()
     return status
@@ -99,82 +99,4 @@ private let stopRuntime: @convention(c) (OpaquePointer?) -> Void = { _ in
   currentOCI?.detach()
   currentOCI = nil
   currentSim = nil  // records only: nothing to detach
-}
-
-/// The `process` runtime's slots. Work that touches files or forks goes to the kernel's thread
-/// pool (exec to a thread of its own); stop only signals, and status and logs answer from memory,
-/// so those stay on the loop. Borrowed arguments are copied before the slot returns.
-///
-/// Results (failures are {"reason", "message"}; an unknown id is SKIFF_NOT_FOUND):
-///   sandbox_create          {"id"}
-///   container_create        {"id"}
-///   container_start         {"pid"}
-///   container_status        {"id", "podSandboxId", "metadata": {"name", "attempt"}, "state",
-///                            "createdAt", "startedAt", "finishedAt", "exitCode", "reason",
-///                            "message", "pid", "logPath", "labels", "annotations"};
-///                           with a NULL id {"containers": [...]}
-///   container_logs          {"path"}
-///   exec                    {"exitCode", "stdout", "stderr"}
-///   stops and removes       {}
-private func processVTable(_ runtime: ProcessRuntime) -> skiff_runtime_plugin {
-  PluginHost.vtable(skiff_runtime_plugin.self, name: "process",
-                    self: Unmanaged.passUnretained(runtime).toOpaque()) { vtable in
-    vtable.sandbox_create = { me, config, length, done in
-      guard let config else { return SKIFF_INVALID }
-      let runtime = instance(me), json = Data(bytes: config, count: length)
-      return PluginHost.queueWork { runtime.createSandbox(json, done: done) }
-    }
-    vtable.sandbox_stop = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      instance(me).stopSandbox(String(cString: id), done: done)
-      return SKIFF_OK
-    }
-    vtable.sandbox_remove = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      instance(me).removeSandbox(String(cString: id), done: done)
-      return SKIFF_OK
-    }
-    vtable.container_create = { me, sandbox, config, length, done in
-      guard let sandbox, let config else { return SKIFF_INVALID }
-      let runtime = instance(me), sandboxId = String(cString: sandbox)
-      let json = Data(bytes: config, count: length)
-      return PluginHost.queueWork { runtime.createContainer(inSandbox: sandboxId, json, done: done) }
-    }
-    vtable.container_start = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), containerId = String(cString: id)
-      return PluginHost.queueWork { runtime.startContainer(containerId, done: done) }
-    }
-    vtable.container_stop = { me, id, grace, done in
-      guard let id else { return SKIFF_INVALID }
-      instance(me).stopContainer(String(cString: id), grace: grace, done: done)
-      return SKIFF_OK
-    }
-    vtable.container_remove = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), containerId = String(cString: id)
-      return PluginHost.queueWork { runtime.removeContainer(containerId, done: done) }
-    }
-    vtable.container_status = { me, id, done in
-      instance(me).status(of: id.map { String(cString: $0) }, done: done)
-      return SKIFF_OK
-    }
-    vtable.container_logs = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      instance(me).logPath(of: String(cString: id), done: done)
-      return SKIFF_OK
-    }
-    vtable.exec = { me, id, request, length, done in
-      guard let id, let request else { return SKIFF_INVALID }
-      instance(me).exec(in: String(cString: id), Data(bytes: request, count: length), done: done)
-      return SKIFF_OK
-    }
-    // A host process runs the host's own files: there are no images to pull or list.
-    vtable.image_pull = { _, _, _, _ in SKIFF_UNSUPPORTED }
-    vtable.image_list = { _, _ in SKIFF_UNSUPPORTED }
-  }
-}
-
-private func instance(_ me: UnsafeMutableRawPointer?) -> ProcessRuntime {
-  Unmanaged<ProcessRuntime>.fromOpaque(me!).takeUnretainedValue()
 }

@@ -53,12 +53,16 @@ struct SimContainer: Codable {
   }
 }
 
-final class SimRuntime: @unchecked Sendable {
+final class SimRuntime: RuntimeImageSlots, @unchecked Sendable {
+  static let sandboxStopThread = SlotThread.pool
+  static let containerStopThread = SlotThread.pool
+  static let imageThread = SlotThread.loop
+
   /// The code a stopped container reports, as a process that ends on SIGTERM does.
   static let stoppedExitCode: Int32 = 128 + SIGTERM
 
   private let layout: StateLayout
-  private let lock = Lock()
+  let lock = Lock()
   private var sandboxes: [String: SandboxRecord] = [:]
   private var containers: [String: SimContainer] = [:]
   /// Pulled references; any reference is accepted, and a restart forgets them (pulls are free).
@@ -191,7 +195,8 @@ final class SimRuntime: @unchecked Sendable {
   }
 
   /// Ends the container at once, as if it obeyed SIGTERM; one that already exited keeps its code.
-  func stopContainer(_ id: String, done: skiff_done) {
+  /// No process to wait for, so the grace never matters.
+  func stopContainer(_ id: String, grace _: Int64, done: skiff_done) {
     report(done) { () throws(RuntimeFailure) in
       try locked { () throws(RuntimeFailure) in
         guard containers[id] != nil else { throw notFound("container", id) }
@@ -322,27 +327,8 @@ final class SimRuntime: @unchecked Sendable {
     containers[container.record.id] = container
   }
 
-  private func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-    lock.lock()
-    defer { lock.unlock() }
-    return try body()
-  }
-
   private func notFound(_ what: String, _ id: String) -> RuntimeFailure {
     RuntimeFailure(SKIFF_NOT_FOUND, "NotFound", "\(what) \(id) not found")
-  }
-
-  private func attempt(_ reason: String, _ body: () throws -> Void) throws(RuntimeFailure) {
-    do { try body() } catch { throw RuntimeFailure(SKIFF_ERROR, reason, "\(error)") }
-  }
-
-  /// Completes `done` with the body's result or its failure.
-  private func report(_ done: skiff_done, _ body: () throws(RuntimeFailure) -> [String: Any]) {
-    do {
-      done.complete(SKIFF_OK, json: PluginJSON.encode(try body()))
-    } catch {
-      done.fail(error.status, reason: error.reason, message: error.message)
-    }
   }
 }
 
@@ -365,77 +351,7 @@ enum SimRuntimeStart {
       PluginHost.error("config.sim: \(error)")
       return .failure(.init(status: SKIFF_ERROR))
     }
-    let status = PluginHost.register(simVTable(runtime))
+    let status = PluginHost.register(runtimeVTable(runtime, name: "sim"))
     return status == SKIFF_OK ? .success(runtime) : .failure(.init(status: status))
   }
-}
-
-/// The slots. Those that write records go to the kernel's thread pool; status, logs, exec and
-/// images answer from memory on the loop.
-private func simVTable(_ runtime: SimRuntime) -> skiff_runtime_plugin {
-  PluginHost.vtable(skiff_runtime_plugin.self, name: "sim", self: Unmanaged.passUnretained(runtime).toOpaque()) { vtable in
-    vtable.sandbox_create = { me, config, length, done in
-      guard let config else { return SKIFF_INVALID }
-      let runtime = instance(me), json = Data(bytes: config, count: length)
-      return PluginHost.queueWork { runtime.createSandbox(json, done: done) }
-    }
-    vtable.sandbox_stop = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), sandboxId = String(cString: id)
-      return PluginHost.queueWork { runtime.stopSandbox(sandboxId, done: done) }
-    }
-    vtable.sandbox_remove = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), sandboxId = String(cString: id)
-      return PluginHost.queueWork { runtime.removeSandbox(sandboxId, done: done) }
-    }
-    vtable.container_create = { me, sandbox, config, length, done in
-      guard let sandbox, let config else { return SKIFF_INVALID }
-      let runtime = instance(me), sandboxId = String(cString: sandbox), json = Data(bytes: config, count: length)
-      return PluginHost.queueWork { runtime.createContainer(inSandbox: sandboxId, json, done: done) }
-    }
-    vtable.container_start = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), containerId = String(cString: id)
-      return PluginHost.queueWork { runtime.startContainer(containerId, done: done) }
-    }
-    // No process to wait for, so the grace never matters.
-    vtable.container_stop = { me, id, _, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), containerId = String(cString: id)
-      return PluginHost.queueWork { runtime.stopContainer(containerId, done: done) }
-    }
-    vtable.container_remove = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), containerId = String(cString: id)
-      return PluginHost.queueWork { runtime.removeContainer(containerId, done: done) }
-    }
-    vtable.container_status = { me, id, done in
-      instance(me).status(of: id.map { String(cString: $0) }, done: done)
-      return SKIFF_OK
-    }
-    vtable.container_logs = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      instance(me).logPath(of: String(cString: id), done: done)
-      return SKIFF_OK
-    }
-    vtable.exec = { me, id, request, length, done in
-      guard let id, let request else { return SKIFF_INVALID }
-      instance(me).exec(in: String(cString: id), Data(bytes: request, count: length), done: done)
-      return SKIFF_OK
-    }
-    vtable.image_pull = { me, request, length, done in
-      guard let request else { return SKIFF_INVALID }
-      instance(me).pullImage(Data(bytes: request, count: length), done: done)
-      return SKIFF_OK
-    }
-    vtable.image_list = { me, done in
-      instance(me).listImages(done: done)
-      return SKIFF_OK
-    }
-  }
-}
-
-private func instance(_ me: UnsafeMutableRawPointer?) -> SimRuntime {
-  Unmanaged<SimRuntime>.fromOpaque(me!).takeUnretainedValue()
 }

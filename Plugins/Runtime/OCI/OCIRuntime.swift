@@ -22,13 +22,18 @@ final class OCIContainer: @unchecked Sendable {
   var cgroups: ContainerCgroups { ContainerCgroups(parent: record.container.cgroupParent, id: record.id) }
 }
 
-final class OCIRuntime: @unchecked Sendable {
+final class OCIRuntime: RuntimeImageSlots, @unchecked Sendable {
+  static let sandboxStopThread = SlotThread.pool
+  static let containerStopThread = SlotThread.loop
+  /// Reads images.json, which another process may have rewritten: off the loop.
+  static let imageThread = SlotThread.pool
+
   let images: ImageStore
   private let runc: Runc
   private let layout: OCILayout
   private let defaultCgroupParent: String
   private let rootfsMode: RootFilesystem.Mode
-  private let lock = Lock()
+  let lock = Lock()
   private var sandboxes: [String: OCISandboxRecord] = [:]
   private var containers: [String: OCIContainer] = [:]
   private var detached = false
@@ -640,10 +645,6 @@ final class OCIRuntime: @unchecked Sendable {
 
   // MARK: Helpers
 
-  private func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-    try lock.withLock(body)
-  }
-
   private func persist(_ record: OCIContainerRecord) {
     do {
       try RuntimeJSON.write(record, to: URL(fileURLWithPath: layout.containerFile(record.container)))
@@ -663,21 +664,5 @@ final class OCIRuntime: @unchecked Sendable {
 
   private func detachedFailure(_ what: String) -> RuntimeFailure {
     RuntimeFailure(SKIFF_ERROR, "RuntimeStopped", "the runtime stopped before \(what) exited; the next start re-adopts it")
-  }
-
-  private func attempt(_ reason: String, _ body: () throws -> Void) throws(RuntimeFailure) {
-    do { try body() } catch { throw RuntimeFailure(SKIFF_ERROR, reason, "\(error)") }
-  }
-
-  private func report(_ done: skiff_done, _ body: () throws(RuntimeFailure) -> [String: Any]) {
-    do {
-      done.complete(SKIFF_OK, json: PluginJSON.encode(try body()))
-    } catch {
-      fail(done, error)
-    }
-  }
-
-  private func fail(_ done: skiff_done, _ failure: RuntimeFailure) {
-    done.fail(failure.status, reason: failure.reason, message: failure.message)
   }
 }

@@ -42,7 +42,7 @@ enum OCIRuntimeStart {
       PluginHost.error("config.oci: \(error)")
       return .failure(StartFailure(status: SKIFF_ERROR))
     }
-    let status = PluginHost.register(ociVTable(runtime))
+    let status = PluginHost.register(runtimeVTable(runtime, name: "oci"))
     guard status == SKIFF_OK else {
       runtime.detach()
       return .failure(StartFailure(status: status))
@@ -53,75 +53,4 @@ enum OCIRuntimeStart {
   struct StartFailure: Error {
     var status: skiff_status
   }
-}
-
-/// The slots. Work that touches files, unpacks, forks runc or downloads goes to the kernel's
-/// thread pool; stop signals through runc off the loop; status and logs answer from memory on the
-/// loop.
-private func ociVTable(_ runtime: OCIRuntime) -> skiff_runtime_plugin {
-  PluginHost.vtable(skiff_runtime_plugin.self, name: "oci", self: Unmanaged.passUnretained(runtime).toOpaque()) { vtable in
-    vtable.sandbox_create = { me, config, length, done in
-      guard let config else { return SKIFF_INVALID }
-      let runtime = instance(me), json = Data(bytes: config, count: length)
-      return PluginHost.queueWork { runtime.createSandbox(json, done: done) }
-    }
-    vtable.sandbox_stop = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), sandboxId = String(cString: id)
-      return PluginHost.queueWork { runtime.stopSandbox(sandboxId, done: done) }
-    }
-    vtable.sandbox_remove = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), sandboxId = String(cString: id)
-      return PluginHost.queueWork { runtime.removeSandbox(sandboxId, done: done) }
-    }
-    vtable.container_create = { me, sandbox, config, length, done in
-      guard let sandbox, let config else { return SKIFF_INVALID }
-      let runtime = instance(me), sandboxId = String(cString: sandbox), json = Data(bytes: config, count: length)
-      return PluginHost.queueWork { runtime.createContainer(inSandbox: sandboxId, json, done: done) }
-    }
-    vtable.container_start = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), containerId = String(cString: id)
-      return PluginHost.queueWork { runtime.startContainer(containerId, done: done) }
-    }
-    vtable.container_stop = { me, id, grace, done in
-      guard let id else { return SKIFF_INVALID }
-      instance(me).stopContainer(String(cString: id), grace: grace, done: done)
-      return SKIFF_OK
-    }
-    vtable.container_remove = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      let runtime = instance(me), containerId = String(cString: id)
-      return PluginHost.queueWork { runtime.removeContainer(containerId, done: done) }
-    }
-    vtable.container_status = { me, id, done in
-      instance(me).status(of: id.map { String(cString: $0) }, done: done)
-      return SKIFF_OK
-    }
-    vtable.container_logs = { me, id, done in
-      guard let id else { return SKIFF_INVALID }
-      instance(me).logPath(of: String(cString: id), done: done)
-      return SKIFF_OK
-    }
-    vtable.exec = { me, id, request, length, done in
-      guard let id, let request else { return SKIFF_INVALID }
-      instance(me).exec(in: String(cString: id), Data(bytes: request, count: length), done: done)
-      return SKIFF_OK
-    }
-    vtable.image_pull = { me, request, length, done in
-      guard let request else { return SKIFF_INVALID }
-      let runtime = instance(me), json = Data(bytes: request, count: length)
-      return PluginHost.queueWork { runtime.pullImage(json, done: done) }
-    }
-    vtable.image_list = { me, done in
-      // Reads images.json, which another process may have rewritten: off the loop.
-      let runtime = instance(me)
-      return PluginHost.queueWork { runtime.listImages(done: done) }
-    }
-  }
-}
-
-private func instance(_ me: UnsafeMutableRawPointer?) -> OCIRuntime {
-  Unmanaged<OCIRuntime>.fromOpaque(me!).takeUnretainedValue()
 }
