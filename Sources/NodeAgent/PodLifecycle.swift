@@ -90,9 +90,10 @@ extension NodeAgent {
       })
       nextWake = due.withLock { $0 }
       publishLogIndex()
-      // A pass a second while containers run, to notice exits; none at all while idle.
+      // A pass a second while containers run, to notice exits (the kubelet's PLEG relists as
+      // often); none at all while idle.
       if pods.values.contains(where: { !$0.finished && !$0.terminating && $0.pod != nil }) {
-        nextWake = min(nextWake, Clock.now() + 0.5)
+        nextWake = min(nextWake, Clock.now() + 1)
       }
       wake.wait(seconds: max(0.01, nextWake - Clock.now()))
     }
